@@ -1,0 +1,45 @@
+# Thin wrapper over meson/ninja, as QEMU does.  Every target first makes
+# sure the Debian packages the build needs are installed.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON_OPTS ?=
+
+.PHONY: all deps check check-asan check-plain demo bench clean install
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) $(MESON_OPTS)
+
+$(ASAN_BUILD)/build.ninja: | deps
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
+		-Db_lundef=false $(MESON_OPTS)
+
+# The whole suite, then once more under ASan+UBSan.
+check: check-plain check-asan
+	@python3 scripts/summary.py $(BUILD) $(ASAN_BUILD)
+
+check-plain: all
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+check-asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2
+
+demo: all
+	sh scripts/demo.sh $(BUILD)
+
+bench: all
+	sh scripts/bench.sh $(BUILD)
+
+install: all
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

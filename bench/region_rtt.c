@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Trapped 4-byte REGION_READ round trip between a client and uvfio-testdev,
+ * both pinned to one CPU, against a raw socketpair ping-pong of the same
+ * message sizes (32-byte request, 36-byte reply) between two processes
+ * pinned the same way.  Rounds of both alternate so drift hits both alike.
+ *
+ * usage: region_rtt TESTDEV_BINARY [iterations]
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uvfio/client.h>
+
+#define ROUNDS 5
+#define REQ_SIZE 32
+#define REP_SIZE 36
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[n / 2];
+}
+
+static void pin_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		perror("sched_setaffinity");
+}
+
+/* The floor: the same bytes bounced by a process that does nothing else. */
+static void floor_round(uint64_t *lat, size_t n)
+{
+	char req[REQ_SIZE] = { 0 }, rep[REP_SIZE] = { 0 };
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+		perror("socketpair");
+		exit(1);
+	}
+	pid = fork();
+	if (pid == 0) {
+		char b[REQ_SIZE];
+
+		close(sv[0]);
+		while (recv(sv[1], b, sizeof(b), 0) == sizeof(b))
+			if (send(sv[1], rep, sizeof(rep), MSG_NOSIGNAL) !=
+			    sizeof(rep))
+				break;
+		_exit(0);
+	}
+	close(sv[1]);
+	for (size_t i = 0; i < n; i++) {
+		char b[REP_SIZE];
+		uint64_t t = now_ns();
+
+		if (send(sv[0], req, sizeof(req), 0) != sizeof(req) ||
+		    recv(sv[0], b, sizeof(b), MSG_WAITALL) != sizeof(b)) {
+			perror("floor");
+			exit(1);
+		}
+		lat[i] = now_ns() - t;
+	}
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+}
+
+static void real_round(struct uvfio_client *c, uint64_t *lat, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v;
+		uint64_t t = now_ns();
+		int err = uvfio_client_region_read(c, 0, 0, &v, sizeof(v));
+
+		lat[i] = now_ns() - t;
+		if (err) {
+			fprintf(stderr, "region_read: %s\n", strerror(-err));
+			exit(1);
+		}
+	}
+}
+
+static pid_t start_testdev(const char *bin, const char *sock)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl(bin, bin, "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+
+		if (!stat(sock, &st))
+			return pid;
+		usleep(10000);
+	}
+	fprintf(stderr, "region_rtt: testdev did not start\n");
+	kill(pid, SIGKILL);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = argc > 2 ? strtoul(argv[2], NULL, 0) : 20000;
+	char dir[] = "/tmp/uvfio-bench-XXXXXX", sock[64];
+	uint64_t *lat, *all_real, *all_floor;
+	struct uvfio_client *c;
+	pid_t dev;
+
+	if (argc < 2 || !n) {
+		fprintf(stderr, "usage: %s TESTDEV_BINARY [iterations]\n",
+			argv[0]);
+		return 2;
+	}
+	lat = calloc(n, sizeof(*lat));
+	all_real = calloc(n * ROUNDS, sizeof(*all_real));
+	all_floor = calloc(n * ROUNDS, sizeof(*all_floor));
+	if (!lat || !all_real || !all_floor || !mkdtemp(dir))
+		return 1;
+	snprintf(sock, sizeof(sock), "%s/dev.sock", dir);
+	pin_cpu0();
+	dev = start_testdev(argv[1], sock);
+	c = uvfio_client_connect(sock, NULL);
+	if (!c) {
+		perror("connect");
+		kill(dev, SIGKILL);
+		return 1;
+	}
+	real_round(c, lat, n / 10 + 1); /* warm up */
+	for (int r = 0; r < ROUNDS; r++) {
+		floor_round(lat, n);
+		printf("round %d: floor %llu ns", r,
+		       (unsigned long long)median(lat, n));
+		memcpy(all_floor + r * n, lat, n * sizeof(*lat));
+		real_round(c, lat, n);
+		printf(", region_read %llu ns\n",
+		       (unsigned long long)median(lat, n));
+		memcpy(all_real + r * n, lat, n * sizeof(*lat));
+	}
+	uvfio_client_close(c);
+	kill(dev, SIGTERM);
+	waitpid(dev, NULL, 0);
+	unlink(sock);
+	rmdir(dir);
+
+	uint64_t mr = median(all_real, n * ROUNDS);
+	uint64_t mf = median(all_floor, n * ROUNDS);
+
+	printf("region_rtt: %llu ns, floor %llu ns, ratio %.2f\n",
+	       (unsigned long long)mr, (unsigned long long)mf,
+	       (double)mr / (double)mf);
+	free(lat);
+	free(all_real);
+	free(all_floor);
+	return 0;
+}

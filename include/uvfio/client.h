@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libuvfio, VMM side: a vfio-user client.  It connects, negotiates, reads
+ * device, region and irq information, accesses regions (by message or by
+ * mmap), sets irqs, resets, maps its memory for the device's DMA and
+ * answers the device's DMA_READ/DMA_WRITE requests.  The client trusts
+ * the server no more than the server trusts it: every reply is validated,
+ * and a reply that does not fit gives -EPROTO (or the server's errno).
+ *
+ * Requests may come from several threads; they are serialized.  Requests
+ * from the server arrive on the twin socket (served by the client's own
+ * thread unless UVFIO_CLIENT_NO_THREAD is given, in which case the caller
+ * polls uvfio_client_get_poll_fd() and calls uvfio_client_process()) or,
+ * without twin-socket mode, inline while a request waits for its reply.
+ */
+#ifndef UVFIO_CLIENT_H
+#define UVFIO_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/vfio.h>
+
+#include <uvfio/caps.h>
+
+struct uvfio_client;
+
+#define UVFIO_CLIENT_NO_TWIN (1u << 0)   /* do not ask for a twin socket */
+#define UVFIO_CLIENT_NO_THREAD (1u << 1) /* caller serves the twin socket */
+
+struct uvfio_client_opts {
+	uint32_t flags;
+	uint32_t max_data_xfer_size;    /* 0: 1 MiB */
+	uint32_t max_msg_fds;           /* 0: 16 */
+};
+
+struct uvfio_client *uvfio_client_connect(const char *path,
+					  const struct uvfio_client_opts *o);
+/* Takes ownership of a connected socket. */
+struct uvfio_client *uvfio_client_attach_fd(int fd,
+					    const struct uvfio_client_opts *o);
+void uvfio_client_close(struct uvfio_client *c);
+
+/* What the server answered in negotiation. */
+const struct uvfio_caps *uvfio_client_caps(const struct uvfio_client *c);
+
+struct uvfio_device_info {
+	uint32_t flags;         /* VFIO_DEVICE_FLAGS_* */
+	uint32_t num_regions;
+	uint32_t num_irqs;
+};
+int uvfio_client_device_info(struct uvfio_client *c,
+			     struct uvfio_device_info *info);
+
+#define UVFIO_CLIENT_MAX_AREAS 16
+
+struct uvfio_region {
+	uint32_t index;
+	uint32_t flags;         /* VFIO_REGION_INFO_FLAG_* */
+	uint64_t size;
+	uint64_t offset;        /* mmap offset */
+	int fd;                 /* -1 unless mappable; owned by the client */
+	unsigned int nr_areas;  /* sparse mmap areas (0: whole if MMAP) */
+	struct uvfio_mmap_area_info {
+		uint64_t offset;
+		uint64_t size;
+	} areas[UVFIO_CLIENT_MAX_AREAS];
+	bool has_type;
+	uint32_t type;
+	uint32_t subtype;
+};
+/* Cached after the first call; fd stays open until close. */
+int uvfio_client_region_info(struct uvfio_client *c, uint32_t index,
+			     const struct uvfio_region **out);
+
+int uvfio_client_irq_info(struct uvfio_client *c, uint32_t index,
+			  struct vfio_irq_info *info);
+
+/* IO fd sub-regions: returns how many (0 when none are offered). */
+int uvfio_client_region_io_fds(struct uvfio_client *c, uint32_t index);
+
+int uvfio_client_region_read(struct uvfio_client *c, uint32_t index,
+			     uint64_t off, void *buf, size_t len);
+#define UVFIO_WRITE_POSTED (1u << 0)    /* No_reply: do not wait */
+int uvfio_client_region_write(struct uvfio_client *c, uint32_t index,
+			      uint64_t off, const void *buf, size_t len,
+			      uint32_t flags);
+
+struct uvfio_write {
+	uint32_t index;
+	uint32_t count;         /* 1..8 */
+	uint64_t offset;
+	uint64_t data;
+};
+int uvfio_client_region_write_multi(struct uvfio_client *c,
+				    const struct uvfio_write *w,
+				    unsigned int n);
+
+/*
+ * Maps a mappable area of a region (area -1: the whole region).  Returns
+ * the mapping, or NULL with errno.  The mapping's size is *size.
+ */
+void *uvfio_client_region_mmap(struct uvfio_client *c, uint32_t index,
+			       int area, size_t *size);
+
+/*
+ * SET_IRQS: data is count bool bytes for DATA_BOOL, or count fds (-1 to
+ * unassign) for DATA_EVENTFD.
+ */
+int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
+			  uint32_t flags, uint32_t start, uint32_t count,
+			  const void *data);
+
+int uvfio_client_reset(struct uvfio_client *c);
+
+/*
+ * DMA: share [vaddr, vaddr + size) as [iova, iova + size).  With fd >= 0
+ * the server mmaps fd at offset; either way the client answers the
+ * server's DMA_READ/DMA_WRITE for the window from vaddr.
+ */
+int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova,
+			 uint64_t size, uint32_t prot, void *vaddr, int fd,
+			 uint64_t offset);
+#define UVFIO_DMA_PROT_READ (1u << 0)
+#define UVFIO_DMA_PROT_WRITE (1u << 1)
+int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova,
+			   uint64_t size);
+int uvfio_client_dma_unmap_all(struct uvfio_client *c);
+
+/* VFIO_USER_DEVICE_FEATURE: *len in: bytes of data, out: reply data. */
+int uvfio_client_device_feature(struct uvfio_client *c, uint32_t flags,
+				void *data, size_t *len, size_t cap);
+
+/* Server-to-client requests when the caller serves them. */
+int uvfio_client_get_poll_fd(struct uvfio_client *c);
+int uvfio_client_process(struct uvfio_client *c);
+
+/* Counters, for tests and benchmarks. */
+struct uvfio_client_stats {
+	uint64_t requests;
+	uint64_t dma_reads;
+	uint64_t dma_writes;
+	uint64_t dma_bytes;
+};
+void uvfio_client_stats(struct uvfio_client *c, struct uvfio_client_stats *s);
+
+/*
+ * Raw request, for tests and tools: sends cmd with payload and fds, waits
+ * for the reply and copies up to cap bytes of its payload.  Returns the
+ * reply payload size or a negative errno (the server's, for error
+ * replies).
+ */
+int uvfio_client_raw(struct uvfio_client *c, uint16_t cmd, const void *req,
+		     size_t len, const int *fds, unsigned int nfds,
+		     void *reply, size_t cap);
+
+#endif

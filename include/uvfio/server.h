@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libuvfio, device side: write a PCI device as a vfio-user server.
+ *
+ * A device is created, described (PCI IDs and capabilities through its
+ * config-space model, regions, irq counts), then attached to a listening
+ * socket path or a connected fd.  One thread dispatches client messages,
+ * either in uvfio_dev_run() or through uvfio_dev_get_poll_fd() and
+ * uvfio_dev_process() in the caller's own loop.  Functions return 0 (or a
+ * count) on success and a negative errno on failure; constructors return
+ * NULL and set errno.
+ */
+#ifndef UVFIO_SERVER_H
+#define UVFIO_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/vfio.h>
+
+#include <uvfio/pci.h>
+
+struct uvfio_dev;
+
+/*
+ * A trapped region access.  offset is within the region, count is 1..the
+ * client's transfer size.  Returns count, or a negative errno that the
+ * client gets in its error reply.
+ */
+typedef ssize_t (*uvfio_region_access_fn)(struct uvfio_dev *dev, void *priv,
+					  uint64_t offset, void *buf,
+					  size_t count, bool is_write);
+
+struct uvfio_mmap_area {
+	uint64_t offset;
+	uint64_t size;
+};
+
+/* Region flags. */
+#define UVFIO_REGION_READ (1u << 0)
+#define UVFIO_REGION_WRITE (1u << 1)
+#define UVFIO_REGION_RW (UVFIO_REGION_READ | UVFIO_REGION_WRITE)
+/* Backed by shared memory that the client may mmap (see areas). */
+#define UVFIO_REGION_MEM (1u << 2)
+
+struct uvfio_region_desc {
+	uint64_t size;
+	uint32_t flags;         /* UVFIO_REGION_* */
+	uint32_t bar_flags;     /* UVFIO_BAR_* for BAR regions 0..5 */
+	/*
+	 * Trapped accesses.  With UVFIO_REGION_MEM and no callback, accesses
+	 * outside the mappable areas go straight to the memory.
+	 */
+	uvfio_region_access_fn access;
+	void *priv;
+	/* Mappable parts of a MEM region; none given means all of it. */
+	const struct uvfio_mmap_area *areas;
+	unsigned int nr_areas;
+	/* Device-specific regions (index >= 9): VFIO_REGION_INFO_CAP_TYPE. */
+	uint32_t type;
+	uint32_t subtype;
+};
+
+struct uvfio_dev_ops {
+	/* VFIO_USER_DEVICE_RESET; NULL: reset is not offered. */
+	int (*reset)(struct uvfio_dev *dev, void *priv);
+	/* After a config-space write reached the model. */
+	void (*cfg_written)(struct uvfio_dev *dev, void *priv, uint32_t off,
+			    size_t len);
+	/* A client came or went (device state is kept across clients). */
+	void (*attached)(struct uvfio_dev *dev, void *priv);
+	void (*detached)(struct uvfio_dev *dev, void *priv);
+};
+
+struct uvfio_dev_opts {
+	/* Offered in negotiation; 0 takes the protocol default. */
+	uint32_t max_data_xfer_size;
+	uint32_t max_msg_fds;
+	uint32_t max_dma_maps;
+	uint64_t pgsizes;
+	bool no_twin_socket;    /* refuse twin-socket mode */
+	bool no_write_multi;    /* do not offer REGION_WRITE_MULTI */
+	uint64_t dma_limit;     /* cap on mapped DMA bytes; 0: none */
+};
+
+struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
+				   uint32_t cfg_size,
+				   const struct uvfio_dev_ops *ops, void *priv,
+				   const struct uvfio_dev_opts *opts);
+void uvfio_dev_destroy(struct uvfio_dev *dev);
+void *uvfio_dev_priv(struct uvfio_dev *dev);
+
+/* The config-space model, for adding capabilities before attaching. */
+struct uvfio_pci_cfg *uvfio_dev_pci(struct uvfio_dev *dev);
+
+/*
+ * Regions: index VFIO_PCI_BAR0_REGION_INDEX..BAR5 declare BARs in config
+ * space too; VFIO_PCI_CONFIG_REGION_INDEX is built in; indexes from
+ * VFIO_PCI_NUM_REGIONS on are device-specific.
+ */
+int uvfio_dev_add_region(struct uvfio_dev *dev, unsigned int index,
+			 const struct uvfio_region_desc *desc);
+/* The memory behind a UVFIO_REGION_MEM region. */
+void *uvfio_dev_region_mem(struct uvfio_dev *dev, unsigned int index);
+
+/* Number of vectors per VFIO_PCI_*_IRQ_INDEX (ERR and REQ: 0 or 1). */
+int uvfio_dev_set_irq_count(struct uvfio_dev *dev, unsigned int index,
+			    uint32_t count);
+
+/* Start serving. */
+int uvfio_dev_listen(struct uvfio_dev *dev, const char *path);
+int uvfio_dev_attach_fd(struct uvfio_dev *dev, int fd);
+bool uvfio_dev_connected(struct uvfio_dev *dev);
+
+/* One fd to poll for readiness, and handle whatever is ready. */
+int uvfio_dev_get_poll_fd(struct uvfio_dev *dev);
+int uvfio_dev_process(struct uvfio_dev *dev);
+/* Serve until uvfio_dev_stop() or, with once, until a client leaves. */
+int uvfio_dev_run(struct uvfio_dev *dev, bool once);
+void uvfio_dev_stop(struct uvfio_dev *dev);
+
+/* Interrupts: raise vector of index (VFIO_PCI_*_IRQ_INDEX). */
+int uvfio_dev_irq_trigger(struct uvfio_dev *dev, unsigned int index,
+			  uint32_t vector);
+/* Which index the client has enabled (-1 for none) among INTx/MSI/MSI-X. */
+int uvfio_dev_irq_mode(struct uvfio_dev *dev);
+
+/*
+ * DMA.  Access flags for uvfio_dma_get().
+ */
+#define UVFIO_DMA_READ (1u << 0)
+#define UVFIO_DMA_WRITE (1u << 1)
+
+struct uvfio_dma_ref {
+	void *ptr;
+	size_t len;
+	void *window;           /* opaque */
+};
+
+/*
+ * Turns [iova, iova + len) into a host pointer; the range must lie in one
+ * window mapped with an fd and allowing access.  Callable from any thread;
+ * the window cannot go away until uvfio_dma_put().  Errors: -ENOENT (not
+ * mapped), -EACCES (rights), -EFAULT (no fd: use uvfio_dma_read/write).
+ */
+int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
+		  uint32_t access, struct uvfio_dma_ref *ref);
+void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref);
+
+/*
+ * Copies to or from client memory: directly where the window is mapped,
+ * otherwise with DMA_READ/DMA_WRITE messages chunked to the client's
+ * max_data_xfer_size (over the twin socket when negotiated; without it,
+ * only from the dispatch thread).
+ */
+int uvfio_dma_read(struct uvfio_dev *dev, uint64_t iova, void *buf,
+		   size_t len);
+int uvfio_dma_write(struct uvfio_dev *dev, uint64_t iova, const void *buf,
+		    size_t len);
+
+/* Mapped windows and bytes, for tests and tools. */
+int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,
+		    uint64_t *bytes);
+
+#endif

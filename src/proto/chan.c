@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+#include "chan.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct pending_fd {
+	uint64_t at;    /* stream offset of the byte the fd arrived with */
+	int fd;         /* -1: fds were truncated by the kernel here */
+};
+
+#define HDR sizeof(struct vfio_user_header)
+
+int uvfio_chan_init(struct uvfio_chan *ch, int fd, uint32_t max_msg)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->fd = fd;
+	ch->max_msg = max_msg;
+	/* Room for a whole message plus one nested reply behind it. */
+	ch->cap = 2 * (size_t)max_msg + 4096;
+	ch->buf = malloc(ch->cap);
+	if (!ch->buf)
+		return -ENOMEM;
+	return 0;
+}
+
+void uvfio_chan_fini(struct uvfio_chan *ch)
+{
+	for (unsigned int i = 0; i < ch->npfd; i++)
+		if (ch->pfd[i].fd >= 0)
+			close(ch->pfd[i].fd);
+	free(ch->pfd);
+	free(ch->buf);
+	if (ch->fd >= 0)
+		close(ch->fd);
+	memset(ch, 0, sizeof(*ch));
+	ch->fd = -1;
+}
+
+void uvfio_msg_release(struct uvfio_msg *msg)
+{
+	for (unsigned int i = 0; i < msg->nfds; i++)
+		if (msg->fds[i] >= 0)
+			close(msg->fds[i]);
+	msg->nfds = 0;
+	free(msg->heap);
+	msg->heap = NULL;
+	msg->payload = NULL;
+}
+
+int uvfio_msg_detach(struct uvfio_msg *msg)
+{
+	if (msg->heap || !msg->size)
+		return 0;
+	msg->heap = malloc(msg->size);
+	if (!msg->heap)
+		return -ENOMEM;
+	memcpy(msg->heap, msg->payload, msg->size);
+	msg->payload = msg->heap;
+	return 0;
+}
+
+static int push_fd(struct uvfio_chan *ch, uint64_t at, int fd)
+{
+	if (ch->npfd == ch->cap_pfd) {
+		unsigned int n = ch->cap_pfd ? ch->cap_pfd * 2 : 8;
+		struct pending_fd *p = realloc(ch->pfd, n * sizeof(*p));
+
+		if (!p) {
+			if (fd >= 0)
+				close(fd);
+			return -ENOMEM;
+		}
+		ch->pfd = p;
+		ch->cap_pfd = n;
+	}
+	ch->pfd[ch->npfd++] = (struct pending_fd){ at, fd };
+	return 0;
+}
+
+/* Hands the fds that arrived inside [start, end) to msg. */
+static void claim_fds(struct uvfio_chan *ch, uint64_t start, uint64_t end,
+		      struct uvfio_msg *msg)
+{
+	unsigned int keep = 0;
+
+	for (unsigned int i = 0; i < ch->npfd; i++) {
+		struct pending_fd p = ch->pfd[i];
+
+		if (p.at >= end) {
+			ch->pfd[keep++] = p;
+			continue;
+		}
+		/* An fd before start belongs to a dropped message. */
+		if (p.at < start) {
+			if (p.fd >= 0)
+				close(p.fd);
+			continue;
+		}
+		if (p.fd < 0)
+			msg->fds_truncated = true;
+		else if (msg->nfds < UVFIO_CHAN_MAX_FDS)
+			msg->fds[msg->nfds++] = p.fd;
+		else
+			close(p.fd);
+	}
+	ch->npfd = keep;
+}
+
+static void compact(struct uvfio_chan *ch)
+{
+	if (ch->nest || ch->head == 0)
+		return;
+	memmove(ch->buf, ch->buf + ch->head, ch->tail - ch->head);
+	ch->base += ch->head;
+	ch->tail -= ch->head;
+	ch->head = 0;
+}
+
+static int fill(struct uvfio_chan *ch, bool block)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	ssize_t n;
+
+	if (ch->cap - ch->tail < ch->cap / 2)
+		compact(ch);
+	if (ch->tail == ch->cap)
+		return -ENOBUFS;
+	iov.iov_base = ch->buf + ch->tail;
+	iov.iov_len = ch->cap - ch->tail;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.b;
+	mh.msg_controllen = sizeof(cbuf.b);
+	n = recvmsg(ch->fd, &mh, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+	if (n < 0)
+		return -errno;
+	if (n == 0) {
+		ch->eof = true;
+		return -ECONNRESET;
+	}
+	ch->tail += (size_t)n;
+	uint64_t at = ch->base + ch->tail - 1;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(c);
+
+		for (size_t i = 0; i < cnt; i++) {
+			int fd;
+
+			memcpy(&fd, &fds[i], sizeof(fd));
+			push_fd(ch, at, fd);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		push_fd(ch, at, -1);
+	return 1;
+}
+
+/* Drops the buffered part of an oversize message. */
+static void drop_skip(struct uvfio_chan *ch)
+{
+	size_t avail = ch->tail - ch->head;
+	size_t n = ch->skip < avail ? (size_t)ch->skip : avail;
+
+	ch->head += n;
+	ch->skip -= n;
+	if (ch->head == ch->tail && !ch->nest) {
+		ch->base += ch->head;
+		ch->head = ch->tail = 0;
+	}
+}
+
+int uvfio_chan_next_buffered(struct uvfio_chan *ch, struct uvfio_msg *msg)
+{
+	struct vfio_user_header h;
+
+	if (ch->skip)
+		drop_skip(ch);
+	if (ch->skip || ch->tail - ch->head < HDR)
+		return 0;
+	memcpy(&h, ch->buf + ch->head, HDR);
+	if (h.msg_size < HDR)
+		return -EPROTO; /* no way to find the next message */
+	if (h.msg_size > ch->max_msg) {
+		/*
+		 * Too large to buffer: report the header alone so the peer
+		 * gets an error reply, and drop the rest as it arrives.
+		 */
+		uint64_t start = ch->base + ch->head;
+
+		msg->hdr = h;
+		msg->payload = NULL;
+		msg->size = 0;
+		msg->nfds = 0;
+		msg->fds_truncated = false;
+		msg->oversize = true;
+		msg->heap = NULL;
+		ch->skip = h.msg_size;
+		drop_skip(ch);
+		claim_fds(ch, start, start + h.msg_size, msg);
+		return 1;
+	}
+	if (ch->tail - ch->head < h.msg_size)
+		return 0;
+	uint64_t start = ch->base + ch->head;
+
+	msg->hdr = h;
+	msg->size = h.msg_size - HDR;
+	msg->payload = msg->size ? ch->buf + ch->head + HDR : NULL;
+	msg->nfds = 0;
+	msg->fds_truncated = false;
+	msg->oversize = false;
+	msg->heap = NULL;
+	ch->head += h.msg_size;
+	claim_fds(ch, start, start + h.msg_size, msg);
+	return 1;
+}
+
+int uvfio_chan_recv(struct uvfio_chan *ch, struct uvfio_msg *msg, bool block)
+{
+	for (;;) {
+		int r = uvfio_chan_next_buffered(ch, msg);
+
+		if (r)
+			return r;
+		if (ch->eof)
+			return -ECONNRESET;
+		/* Make room at the front once nothing points into it. */
+		if (ch->head == ch->tail && !ch->nest) {
+			ch->base += ch->head;
+			ch->head = ch->tail = 0;
+		}
+		r = fill(ch, block);
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+	}
+}
+
+int uvfio_chan_sendv(struct uvfio_chan *ch, const struct vfio_user_header *h,
+		     const struct iovec *iov, int iovcnt, const int *fds,
+		     unsigned int nfds)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec v[8];
+	struct msghdr mh = { 0 };
+	int nv = 0;
+
+	if (iovcnt > 7 || nfds > UVFIO_CHAN_MAX_FDS)
+		return -EINVAL;
+	v[nv++] = (struct iovec){ (void *)h, HDR };
+	for (int i = 0; i < iovcnt; i++)
+		if (iov[i].iov_len)
+			v[nv++] = iov[i];
+	mh.msg_iov = v;
+	mh.msg_iovlen = (size_t)nv;
+	if (nfds) {
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	for (;;) {
+		ssize_t n = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* fds went with the first byte; never send them twice. */
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+		while (n > 0 && mh.msg_iovlen) {
+			if ((size_t)n >= mh.msg_iov[0].iov_len) {
+				n -= (ssize_t)mh.msg_iov[0].iov_len;
+				mh.msg_iov++;
+				mh.msg_iovlen--;
+			} else {
+				mh.msg_iov[0].iov_base =
+					(char *)mh.msg_iov[0].iov_base + n;
+				mh.msg_iov[0].iov_len -= (size_t)n;
+				n = 0;
+			}
+		}
+		if (!mh.msg_iovlen)
+			return 0;
+	}
+}
+
+int uvfio_chan_send_reply(struct uvfio_chan *ch,
+			  const struct vfio_user_header *req, const void *p,
+			  size_t n, const int *fds, unsigned int nfds)
+{
+	struct vfio_user_header h = {
+		.msg_id = req->msg_id,
+		.cmd = req->cmd,
+		.msg_size = (uint32_t)(HDR + n),
+		.flags = VFIO_USER_F_TYPE_REPLY,
+	};
+	struct iovec iov = { (void *)p, n };
+
+	return uvfio_chan_sendv(ch, &h, &iov, 1, fds, nfds);
+}
+
+int uvfio_chan_send_error(struct uvfio_chan *ch,
+			  const struct vfio_user_header *req, int err)
+{
+	struct vfio_user_header h = {
+		.msg_id = req->msg_id,
+		.cmd = req->cmd,
+		.msg_size = HDR,
+		.flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+		.error_no = (uint32_t)(err < 0 ? -err : err),
+	};
+
+	return uvfio_chan_sendv(ch, &h, NULL, 0, NULL, 0);
+}

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The connection to the client: listening, attaching, negotiation, the
+ * loops that feed messages to dispatch, and cleanup when a client leaves.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "priv.h"
+#include "proto/negotiate.h"
+
+static int epoll_set(struct uvfio_dev *dev, int op, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (dev->epfd < 0) {
+		dev->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (dev->epfd < 0)
+			return -errno;
+	}
+	if (epoll_ctl(dev->epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev))
+		return -errno;
+	return 0;
+}
+
+int uvfio_dev_listen(struct uvfio_dev *dev, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (dev->listen_fd >= 0 || dev->connected)
+		return -EBUSY;
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	dev->path = strdup(path);
+	dev->listen_fd = fd;
+	err = epoll_set(dev, EPOLL_CTL_ADD, fd);
+	if (err || !dev->path) {
+		close(fd);
+		unlink(path);
+		dev->listen_fd = -1;
+		free(dev->path);
+		dev->path = NULL;
+		return err ? err : -ENOMEM;
+	}
+	return 0;
+}
+
+int uvfio_dev_attach_fd(struct uvfio_dev *dev, int fd)
+{
+	int err;
+
+	if (dev->connected)
+		return -EBUSY;
+	err = uvfio_chan_init(&dev->chan, fd, dev->caps.max_data_xfer_size +
+						     64);
+	if (err)
+		return err;
+	err = epoll_set(dev, EPOLL_CTL_ADD, fd);
+	if (err) {
+		dev->chan.fd = -1; /* the caller keeps its fd */
+		uvfio_chan_fini(&dev->chan);
+		return err;
+	}
+	if (dev->listen_fd >= 0)
+		epoll_set(dev, EPOLL_CTL_DEL, dev->listen_fd);
+	dev->connected = true;
+	dev->negotiated = false;
+	uvfio_caps_default(&dev->peer);
+	if (dev->ops.attached)
+		dev->ops.attached(dev, dev->priv);
+	return 0;
+}
+
+bool uvfio_dev_connected(struct uvfio_dev *dev)
+{
+	return dev->connected;
+}
+
+/* Everything of the old client goes; the device's own state stays. */
+void conn_drop(struct uvfio_dev *dev)
+{
+	if (!dev->connected)
+		return;
+	if (dev->epfd >= 0)
+		epoll_set(dev, EPOLL_CTL_DEL, dev->chan.fd);
+	uvfio_chan_fini(&dev->chan);
+	if (dev->has_twin) {
+		uvfio_chan_fini(&dev->twin);
+		dev->has_twin = false;
+	}
+	while (dev->deferred) {
+		struct deferred *d = dev->deferred;
+
+		dev->deferred = d->next;
+		uvfio_msg_release(&d->msg);
+		free(d);
+	}
+	dev->deferred_tail = &dev->deferred;
+	dma_unmap_all(&dev->dma);
+	irq_release_all(dev);
+	dev->connected = false;
+	dev->negotiated = false;
+	if (dev->listen_fd >= 0)
+		epoll_set(dev, EPOLL_CTL_ADD, dev->listen_fd);
+	if (dev->ops.detached)
+		dev->ops.detached(dev, dev->priv);
+}
+
+static int accept_one(struct uvfio_dev *dev)
+{
+	int fd = accept4(dev->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	err = uvfio_dev_attach_fd(dev, fd);
+	if (err)
+		close(fd);
+	return err;
+}
+
+static int make_twin(struct uvfio_dev *dev, int *client_end)
+{
+	int sv[2], err;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	err = uvfio_chan_init(&dev->twin, sv[0],
+			      dev->caps.max_data_xfer_size + 64);
+	if (err) {
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	*client_end = sv[1];
+	return 0;
+}
+
+int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	struct uvfio_caps offer, rep;
+	char buf[1024];
+	int n, err, twin_fd = -1;
+
+	if (dev->negotiated)
+		return -EINVAL;
+	err = uvfio_caps_parse(msg->payload, msg->size, &offer);
+	if (err)
+		return err;
+	err = uvfio_caps_negotiate(&offer, &dev->caps, &rep);
+	if (err)
+		return err;
+	if (rep.twin_socket) {
+		err = make_twin(dev, &twin_fd);
+		if (err)
+			return err;
+		rep.twin_fd_index = 0;
+	}
+	n = uvfio_caps_format(&rep, buf, sizeof(buf));
+	if (n < 0)
+		err = n;
+	else
+		err = reply(dev, &msg->hdr, buf, (size_t)n, &twin_fd,
+			    twin_fd >= 0);
+	if (twin_fd >= 0)
+		close(twin_fd);
+	if (err) {
+		if (rep.twin_socket)
+			uvfio_chan_fini(&dev->twin);
+		return err;
+	}
+	dev->peer = offer;
+	dev->has_twin = rep.twin_socket;
+	dev->negotiated = true;
+	/* The reply is sent: tell dispatch not to send another. */
+	return 1;
+}
+
+static struct deferred *pop_deferred(struct uvfio_dev *dev)
+{
+	struct deferred *d = dev->deferred;
+
+	if (d) {
+		dev->deferred = d->next;
+		if (!dev->deferred)
+			dev->deferred_tail = &dev->deferred;
+	}
+	return d;
+}
+
+/* Handles one message; on a broken stream the client is dropped. */
+static int serve_one(struct uvfio_dev *dev, bool block)
+{
+	struct uvfio_msg msg;
+	struct deferred *d = pop_deferred(dev);
+	int r;
+
+	if (d) {
+		dispatch(dev, &d->msg);
+		uvfio_msg_release(&d->msg);
+		free(d);
+		return 1;
+	}
+	r = uvfio_chan_recv(&dev->chan, &msg, block);
+	if (r == 0 || r == -EINTR)
+		return 0;
+	if (r < 0) {
+		conn_drop(dev);
+		return r;
+	}
+	r = dispatch(dev, &msg);
+	uvfio_msg_release(&msg);
+	if (r < 0) {
+		conn_drop(dev);
+		return r;
+	}
+	return 1;
+}
+
+int uvfio_dev_get_poll_fd(struct uvfio_dev *dev)
+{
+	int err = 0;
+
+	if (dev->epfd < 0)
+		err = epoll_set(dev, EPOLL_CTL_ADD, dev->listen_fd);
+	return err ? err : dev->epfd;
+}
+
+int uvfio_dev_process(struct uvfio_dev *dev)
+{
+	int n = 0, r;
+
+	dev->dispatcher = pthread_self();
+	if (!dev->connected) {
+		if (dev->listen_fd < 0)
+			return -ENOTCONN;
+		return accept_one(dev);
+	}
+	/* One read from the socket, then whatever it brought. */
+	r = serve_one(dev, false);
+	while (r > 0 && dev->connected) {
+		n++;
+		if (!dev->deferred &&
+		    dev->chan.tail - dev->chan.head <
+			    sizeof(struct vfio_user_header))
+			break;
+		r = serve_one(dev, false);
+	}
+	return r < 0 && r != -ECONNRESET ? r : n;
+}
+
+static int wait_client(struct uvfio_dev *dev)
+{
+	struct pollfd p = { .fd = dev->listen_fd, .events = POLLIN };
+
+	if (poll(&p, 1, -1) < 0 && errno != EINTR)
+		return -errno;
+	if (atomic_load(&dev->stop))
+		return 0;
+	if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+		return -ESHUTDOWN;
+	return accept_one(dev);
+}
+
+int uvfio_dev_run(struct uvfio_dev *dev, bool once)
+{
+	bool served = false;
+
+	dev->dispatcher = pthread_self();
+	while (!atomic_load(&dev->stop)) {
+		int r;
+
+		if (!dev->connected) {
+			if (dev->listen_fd < 0 || (once && served))
+				return 0;
+			r = wait_client(dev);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		served = true;
+		r = serve_one(dev, true);
+		if (r < 0 && r != -ECONNRESET && dev->connected)
+			return r;
+	}
+	return 0;
+}
+
+/* Async-signal-safe: an atomic store and shutdown(2). */
+void uvfio_dev_stop(struct uvfio_dev *dev)
+{
+	atomic_store(&dev->stop, true);
+	if (dev->connected && dev->chan.fd >= 0)
+		shutdown(dev->chan.fd, SHUT_RD);
+	if (dev->listen_fd >= 0)
+		shutdown(dev->listen_fd, SHUT_RDWR);
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The DMA window table: windows sorted by IOVA in an array, found by
+ * binary search.  Device threads look windows up under a read lock and
+ * hold a reference while they use the memory; the dispatch thread takes
+ * the write lock to change the table, and an unmap waits for the last
+ * reference to go before the memory is unmapped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "priv.h"
+
+int dma_init(struct dma_table *t, uint32_t max, uint64_t limit)
+{
+	memset(t, 0, sizeof(*t));
+	t->max = max;
+	t->limit = limit;
+	if (pthread_rwlock_init(&t->lock, NULL))
+		return -ENOMEM;
+	pthread_mutex_init(&t->wait_lock, NULL);
+	pthread_cond_init(&t->released, NULL);
+	return 0;
+}
+
+void dma_fini(struct dma_table *t)
+{
+	dma_unmap_all(t);
+	free(t->w);
+	pthread_rwlock_destroy(&t->lock);
+	pthread_mutex_destroy(&t->wait_lock);
+	pthread_cond_destroy(&t->released);
+}
+
+/* Index of the first window whose end is above iova. */
+static uint32_t lower_bound(const struct dma_table *t, uint64_t iova)
+{
+	uint32_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct dma_window *w = t->w[mid];
+
+		if (w->iova + w->size <= iova)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct dma_window *find(const struct dma_table *t, uint64_t iova,
+			       uint64_t len)
+{
+	uint32_t i = lower_bound(t, iova);
+	struct dma_window *w;
+
+	if (i == t->n)
+		return NULL;
+	w = t->w[i];
+	if (iova < w->iova || len > w->size - (iova - w->iova))
+		return NULL;
+	return w;
+}
+
+static void window_free(struct dma_table *t, struct dma_window *w)
+{
+	pthread_mutex_lock(&t->wait_lock);
+	w->dying = true;
+	while (atomic_load(&w->refs))
+		pthread_cond_wait(&t->released, &t->wait_lock);
+	pthread_mutex_unlock(&t->wait_lock);
+	if (w->vaddr)
+		munmap(w->vaddr, w->size);
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w);
+}
+
+static int check_fd(int fd, uint64_t offset, uint64_t size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	/*
+	 * Touching a page past the end of a file raises SIGBUS: refuse a
+	 * window that reaches past the end of the file it maps.
+	 */
+	if (S_ISREG(st.st_mode) &&
+	    (offset > (uint64_t)st.st_size ||
+	     size > (uint64_t)st.st_size - offset))
+		return -EINVAL;
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		return -EINVAL;
+	return 0;
+}
+
+int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	struct dma_table *t = &dev->dma;
+	struct vfio_user_dma_map m;
+	struct dma_window *w;
+	uint64_t pg = dev->caps.pgsizes & -dev->caps.pgsizes;
+	int prot = 0, err, fd = msg->nfds ? msg->fds[0] : -1;
+	uint32_t i;
+
+	if (msg->size != sizeof(m))
+		return -EINVAL;
+	memcpy(&m, msg->payload, sizeof(m));
+	if (m.argsz != sizeof(m) ||
+	    m.flags & ~(VFIO_USER_F_DMA_REGION_READ |
+			VFIO_USER_F_DMA_REGION_WRITE) ||
+	    !m.size || m.addr + m.size < m.addr || (m.addr | m.size) % pg ||
+	    (fd >= 0 && m.offset % pg) || (fd < 0 && m.offset))
+		return -EINVAL;
+	if (m.flags & VFIO_USER_F_DMA_REGION_READ)
+		prot |= PROT_READ;
+	if (m.flags & VFIO_USER_F_DMA_REGION_WRITE)
+		prot |= PROT_WRITE;
+	if (fd >= 0) {
+		err = check_fd(fd, m.offset, m.size);
+		if (err)
+			return err;
+	}
+	/* Checks come first so that a failed map changes nothing. */
+	i = lower_bound(t, m.addr);
+	if (i < t->n && t->w[i]->iova < m.addr + m.size)
+		return -EEXIST;
+	if (t->n >= t->max)
+		return -ENOSPC;
+	if (fd >= 0 && t->limit &&
+	    (m.size > t->limit || t->bytes > t->limit - m.size))
+		return -ENOMEM;
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? t->cap * 2 : 16;
+		struct dma_window **nw = realloc(t->w, cap * sizeof(*nw));
+
+		if (!nw)
+			return -ENOMEM;
+		t->w = nw;
+		t->cap = cap;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->iova = m.addr;
+	w->size = m.size;
+	w->fd = -1;
+	w->prot = (m.flags & VFIO_USER_F_DMA_REGION_READ ? UVFIO_DMA_READ : 0) |
+		  (m.flags & VFIO_USER_F_DMA_REGION_WRITE ? UVFIO_DMA_WRITE : 0);
+	if (fd >= 0) {
+		/* A window without rights still maps, but is never touched. */
+		w->vaddr = mmap(NULL, m.size, prot ? prot : PROT_NONE,
+				MAP_SHARED, fd, (off_t)m.offset);
+		if (w->vaddr == MAP_FAILED) {
+			err = -errno;
+			free(w);
+			return err;
+		}
+		w->fd = fd;
+		msg->fds[0] = -1;
+	}
+	pthread_rwlock_wrlock(&t->lock);
+	memmove(&t->w[i + 1], &t->w[i], (t->n - i) * sizeof(*t->w));
+	t->w[i] = w;
+	t->n++;
+	if (w->vaddr)
+		t->bytes += w->size;
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+static void remove_at(struct dma_table *t, uint32_t i)
+{
+	if (t->w[i]->vaddr)
+		t->bytes -= t->w[i]->size;
+	memmove(&t->w[i], &t->w[i + 1], (t->n - i - 1) * sizeof(*t->w));
+	t->n--;
+}
+
+void dma_unmap_all(struct dma_table *t)
+{
+	struct dma_window **old;
+	uint32_t n;
+
+	pthread_rwlock_wrlock(&t->lock);
+	old = t->w;
+	n = t->n;
+	t->w = NULL;
+	t->n = t->cap = 0;
+	t->bytes = 0;
+	pthread_rwlock_unlock(&t->lock);
+	for (uint32_t i = 0; i < n; i++)
+		window_free(t, old[i]);
+	free(old);
+}
+
+int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	struct dma_table *t = &dev->dma;
+	struct vfio_user_dma_unmap u;
+	struct dma_window *w;
+	uint32_t i;
+
+	if (msg->size != sizeof(u))
+		return -EINVAL;
+	memcpy(&u, msg->payload, sizeof(u));
+	if (u.argsz < sizeof(u))
+		return -EINVAL;
+	if (u.flags == VFIO_DMA_UNMAP_FLAG_ALL) {
+		if (u.addr || u.size)
+			return -EINVAL;
+		dma_unmap_all(t);
+		return reply(dev, &msg->hdr, &u, sizeof(u), NULL, 0) ?: 1;
+	}
+	if (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
+		return -ENOTSUP;
+	if (u.flags)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&t->lock);
+	i = lower_bound(t, u.addr);
+	if (i == t->n || t->w[i]->iova != u.addr || t->w[i]->size != u.size) {
+		pthread_rwlock_unlock(&t->lock);
+		return -ENOENT;
+	}
+	w = t->w[i];
+	remove_at(t, i);
+	pthread_rwlock_unlock(&t->lock);
+	/* The spec: every reference is gone before the reply. */
+	window_free(t, w);
+	return reply(dev, &msg->hdr, &u, sizeof(u), NULL, 0) ?: 1;
+}
+
+int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
+		  uint32_t access, struct uvfio_dma_ref *ref)
+{
+	struct dma_table *t = &dev->dma;
+	struct dma_window *w;
+	int err = 0;
+
+	if (!len || iova + len < iova || !access ||
+	    access & ~(UVFIO_DMA_READ | UVFIO_DMA_WRITE))
+		return -EINVAL;
+	pthread_rwlock_rdlock(&t->lock);
+	w = find(t, iova, len);
+	if (!w)
+		err = -ENOENT;
+	else if ((w->prot & access) != access)
+		err = -EACCES;
+	else if (!w->vaddr)
+		err = -EFAULT;
+	else
+		atomic_fetch_add(&w->refs, 1);
+	pthread_rwlock_unlock(&t->lock);
+	if (err)
+		return err;
+	ref->ptr = (uint8_t *)w->vaddr + (iova - w->iova);
+	ref->len = len;
+	ref->window = w;
+	return 0;
+}
+
+void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
+{
+	struct dma_window *w = ref->window;
+	struct dma_table *t = &dev->dma;
+
+	if (!w)
+		return;
+	ref->window = NULL;
+	if (atomic_fetch_sub(&w->refs, 1) == 1) {
+		/* Only an unmap waits; the lock orders its wake-up. */
+		pthread_mutex_lock(&t->wait_lock);
+		if (w->dying)
+			pthread_cond_broadcast(&t->released);
+		pthread_mutex_unlock(&t->wait_lock);
+	}
+}
+
+int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,
+		    uint64_t *bytes)
+{
+	pthread_rwlock_rdlock(&dev->dma.lock);
+	if (windows)
+		*windows = dev->dma.n;
+	if (bytes)
+		*bytes = dev->dma.bytes;
+	pthread_rwlock_unlock(&dev->dma.lock);
+	return 0;
+}

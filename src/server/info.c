@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/* DEVICE_GET_INFO, GET_REGION_INFO, GET_REGION_IO_FDS, GET_IRQ_INFO. */
+#include <errno.h>
+#include <string.h>
+
+#include "priv.h"
+
+int handle_device_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	struct vfio_user_device_info in, out = {
+		.argsz = sizeof(out),
+		.flags = VFIO_DEVICE_FLAGS_PCI,
+		.num_regions = dev->nregions,
+		.num_irqs = VFIO_PCI_NUM_IRQS,
+	};
+
+	if (msg->size != sizeof(in))
+		return -EINVAL;
+	memcpy(&in, msg->payload, sizeof(in));
+	if (in.argsz < sizeof(out))
+		return -EINVAL;
+	if (dev->ops.reset)
+		out.flags |= VFIO_DEVICE_FLAGS_RESET;
+	return reply(dev, &msg->hdr, &out, sizeof(out), NULL, 0) ?: 1;
+}
+
+static uint32_t region_flags(const struct region *r)
+{
+	uint32_t f = 0;
+
+	if (!r->present)
+		return 0;
+	if (r->flags & UVFIO_REGION_READ)
+		f |= VFIO_REGION_INFO_FLAG_READ;
+	if (r->flags & UVFIO_REGION_WRITE)
+		f |= VFIO_REGION_INFO_FLAG_WRITE;
+	if (r->flags & UVFIO_REGION_MEM)
+		f |= VFIO_REGION_INFO_FLAG_MMAP;
+	return f;
+}
+
+/* Builds the capability chain after info; returns its size. */
+static size_t region_caps(const struct region *r, uint32_t index,
+			  uint8_t *buf)
+{
+	size_t len = 0, at = sizeof(struct vfio_region_info);
+	struct vfio_info_cap_header *prev = NULL;
+
+	if (r->nr_areas) {
+		struct vfio_region_info_cap_sparse_mmap *sp = (void *)buf;
+
+		sp->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+		sp->header.version = 1;
+		sp->header.next = 0;
+		sp->nr_areas = r->nr_areas;
+		sp->reserved = 0;
+		for (unsigned int i = 0; i < r->nr_areas; i++) {
+			sp->areas[i].offset = r->areas[i].offset;
+			sp->areas[i].size = r->areas[i].size;
+		}
+		prev = &sp->header;
+		len += sizeof(*sp) + r->nr_areas * sizeof(sp->areas[0]);
+	}
+	if (index >= VFIO_PCI_NUM_REGIONS) {
+		struct vfio_region_info_cap_type *t = (void *)(buf + len);
+
+		t->header.id = VFIO_REGION_INFO_CAP_TYPE;
+		t->header.version = 1;
+		t->header.next = 0;
+		t->type = r->type;
+		t->subtype = r->subtype;
+		if (prev)
+			prev->next = (uint32_t)(at + len);
+		len += sizeof(*t);
+	}
+	return len;
+}
+
+int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	struct vfio_region_info in, *out;
+	uint8_t *buf = dev->xfer;
+	const struct region *r;
+	size_t caps, need;
+	int fd;
+
+	if (msg->size != sizeof(in))
+		return -EINVAL;
+	memcpy(&in, msg->payload, sizeof(in));
+	if (in.argsz < sizeof(in) || in.index >= dev->nregions)
+		return -EINVAL;
+	r = &dev->regions[in.index];
+	/* Capabilities are small: areas are capped at region creation. */
+	caps = region_caps(r, in.index, buf + sizeof(*out));
+	need = sizeof(*out) + caps;
+	if (need > dev->caps.max_data_xfer_size)
+		return -E2BIG;
+	out = (void *)buf;
+	*out = (struct vfio_region_info){
+		.argsz = (uint32_t)need,
+		.flags = region_flags(r),
+		.index = in.index,
+		.size = r->present ? r->size : 0,
+		.offset = 0,
+	};
+	if (caps) {
+		out->flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		out->cap_offset = sizeof(*out);
+	}
+	/*
+	 * Too small for the caps: like vfio-pci, say how much is needed
+	 * and send the fixed part only.
+	 */
+	if (in.argsz < need) {
+		out->cap_offset = 0;
+		need = sizeof(*out);
+	}
+	fd = r->memfd;
+	return reply(dev, &msg->hdr, buf, need, &fd, fd >= 0) ?: 1;
+}
+
+int handle_io_fds(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	struct vfio_user_region_io_fds_request in, out;
+
+	if (msg->size != sizeof(in))
+		return -EINVAL;
+	memcpy(&in, msg->payload, sizeof(in));
+	if (in.argsz < sizeof(in) || in.flags || in.count ||
+	    in.index >= dev->nregions)
+		return -EINVAL;
+	/* No ioeventfds are offered yet: a valid, empty list. */
+	out = (struct vfio_user_region_io_fds_request){
+		.argsz = sizeof(out),
+		.index = in.index,
+	};
+	return reply(dev, &msg->hdr, &out, sizeof(out), NULL, 0) ?: 1;
+}
+
+int handle_irq_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	struct vfio_irq_info in, out;
+
+	if (msg->size != sizeof(in))
+		return -EINVAL;
+	memcpy(&in, msg->payload, sizeof(in));
+	if (in.argsz < sizeof(in) || in.index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+	out = (struct vfio_irq_info){
+		.argsz = sizeof(out),
+		.flags = VFIO_IRQ_INFO_EVENTFD,
+		.index = in.index,
+		.count = dev->irqs[in.index].count,
+	};
+	return reply(dev, &msg->hdr, &out, sizeof(out), NULL, 0) ?: 1;
+}

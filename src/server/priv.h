@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* Device-side internals shared by the files of src/server. */
+#ifndef UVFIO_SERVER_PRIV_H
+#define UVFIO_SERVER_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uvfio/caps.h>
+#include <uvfio/server.h>
+
+#include "proto/chan.h"
+#include "proto/wire.h"
+
+struct region {
+	bool present;
+	uint64_t size;
+	uint32_t flags;
+	uvfio_region_access_fn access;
+	void *priv;
+	void *mem;              /* UVFIO_REGION_MEM: shared mapping */
+	int memfd;
+	struct uvfio_mmap_area *areas;
+	unsigned int nr_areas;
+	uint32_t type;
+	uint32_t subtype;
+};
+
+struct irq_index {
+	uint32_t count;
+	_Atomic int *efd;       /* per vector, -1: none */
+};
+
+struct dma_window {
+	uint64_t iova;
+	uint64_t size;
+	uint32_t prot;          /* UVFIO_DMA_READ | UVFIO_DMA_WRITE */
+	void *vaddr;            /* NULL: no fd, in-band access only */
+	int fd;
+	atomic_uint refs;
+	bool dying;
+};
+
+struct dma_table {
+	pthread_rwlock_t lock;
+	struct dma_window **w;  /* sorted by iova, never overlapping */
+	uint32_t n;
+	uint32_t cap;
+	uint64_t bytes;         /* mapped with an fd */
+	uint64_t limit;         /* 0: none */
+	uint32_t max;
+	pthread_mutex_t wait_lock;
+	pthread_cond_t released;
+};
+
+/* A command that arrived while the dispatch thread waited for a reply. */
+struct deferred {
+	struct deferred *next;
+	struct uvfio_msg msg;
+};
+
+struct uvfio_dev {
+	struct uvfio_pci_cfg cfg;
+	struct uvfio_dev_ops ops;
+	void *priv;
+	struct uvfio_dev_opts opts;
+	struct uvfio_caps caps;         /* ours */
+	struct uvfio_caps peer;         /* the client's */
+
+	struct region *regions;
+	uint32_t nregions;
+	struct irq_index irqs[VFIO_PCI_NUM_IRQS];
+
+	int listen_fd;
+	char *path;
+	int epfd;
+	bool connected;
+	bool negotiated;
+	struct uvfio_chan chan;
+	struct deferred *deferred;
+	struct deferred **deferred_tail;
+	pthread_t dispatcher;
+	atomic_bool stop;
+
+	/* Server-to-client requests (DMA_READ/WRITE). */
+	pthread_mutex_t s2c_lock;
+	bool has_twin;
+	struct uvfio_chan twin;
+	uint16_t s2c_id;
+
+	struct dma_table dma;
+	uint8_t *xfer;                  /* reply data, max_data_xfer_size */
+};
+
+/* dispatch.c */
+int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int reply(struct uvfio_dev *dev, const struct vfio_user_header *req,
+	  const void *p, size_t n, const int *fds, unsigned int nfds);
+int reply_err(struct uvfio_dev *dev, const struct vfio_user_header *req,
+	      int err);
+
+/* conn.c */
+void conn_drop(struct uvfio_dev *dev);
+int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg);
+
+/* info.c */
+int handle_device_info(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_io_fds(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_irq_info(struct uvfio_dev *dev, struct uvfio_msg *msg);
+
+/* region.c */
+int handle_region_read(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_region_write(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_write_multi(struct uvfio_dev *dev, struct uvfio_msg *msg);
+void region_free(struct region *r);
+
+/* irq.c */
+int handle_set_irqs(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int irq_init(struct uvfio_dev *dev, unsigned int index, uint32_t count);
+void irq_release_all(struct uvfio_dev *dev);
+void irq_free(struct uvfio_dev *dev);
+
+/* dma.c */
+int dma_init(struct dma_table *t, uint32_t max, uint64_t limit);
+void dma_fini(struct dma_table *t);
+int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg);
+void dma_unmap_all(struct dma_table *t);
+
+/* dma_xfer.c */
+int s2c_request(struct uvfio_dev *dev, uint16_t cmd, const struct iovec *iov,
+		int iovcnt, struct uvfio_msg *rep);
+
+#endif
