@@ -19,6 +19,7 @@ int uvfio_chan_init(struct uvfio_chan *ch, int fd, uint32_t max_msg)
 	memset(ch, 0, sizeof(*ch));
 	ch->fd = fd;
 	ch->max_msg = max_msg;
+	ch->want_fds = true;
 	/* Room for a whole message plus one nested reply behind it. */
 	ch->cap = 2 * (size_t)max_msg + 4096;
 	ch->buf = malloc(ch->cap);
@@ -140,7 +141,12 @@ static int fill(struct uvfio_chan *ch, bool block)
 	mh.msg_iovlen = 1;
 	mh.msg_control = cbuf.b;
 	mh.msg_controllen = sizeof(cbuf.b);
-	n = recvmsg(ch->fd, &mh, MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+	if (ch->want_fds)
+		n = recvmsg(ch->fd, &mh,
+			    MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+	else
+		n = recv(ch->fd, iov.iov_base, iov.iov_len,
+			 block ? 0 : MSG_DONTWAIT);
 	if (n < 0)
 		return -errno;
 	if (n == 0) {
@@ -251,6 +257,36 @@ int uvfio_chan_recv(struct uvfio_chan *ch, struct uvfio_msg *msg, bool block)
 	}
 }
 
+/*
+ * A small message without fds is gathered and sent with send(), which
+ * costs less than sendmsg() on the request/reply hot path.
+ */
+#define SMALL_MSG 256
+
+static int send_small(struct uvfio_chan *ch, const struct vfio_user_header *h,
+		      const struct iovec *iov, int iovcnt)
+{
+	uint8_t b[SMALL_MSG];
+	size_t n = HDR;
+
+	memcpy(b, h, HDR);
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(b + n, iov[i].iov_base, iov[i].iov_len);
+		n += iov[i].iov_len;
+	}
+	for (size_t done = 0; done < n;) {
+		ssize_t r = send(ch->fd, b + done, n - done, MSG_NOSIGNAL);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)r;
+	}
+	return 0;
+}
+
 int uvfio_chan_sendv(struct uvfio_chan *ch, const struct vfio_user_header *h,
 		     const struct iovec *iov, int iovcnt, const int *fds,
 		     unsigned int nfds)
@@ -265,6 +301,12 @@ int uvfio_chan_sendv(struct uvfio_chan *ch, const struct vfio_user_header *h,
 
 	if (iovcnt > 7 || nfds > UVFIO_CHAN_MAX_FDS)
 		return -EINVAL;
+	size_t total = HDR;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (!nfds && total <= SMALL_MSG)
+		return send_small(ch, h, iov, iovcnt);
 	v[nv++] = (struct iovec){ (void *)h, HDR };
 	for (int i = 0; i < iovcnt; i++)
 		if (iov[i].iov_len)

@@ -45,6 +45,11 @@ struct uvfio_chan {
 	uint64_t skip;          /* bytes of an oversize message to drop */
 	uint32_t max_msg;       /* largest msg_size accepted */
 	unsigned int nest;      /* >0: earlier messages must stay in place */
+	/*
+	 * false: read with recv(), which costs less than recvmsg(); any fds
+	 * a peer sends anyway are closed by the kernel, never seen.
+	 */
+	bool want_fds;
 	struct pending_fd *pfd;
 	unsigned int npfd, cap_pfd;
 	bool eof;

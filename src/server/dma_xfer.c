@@ -88,10 +88,10 @@ int s2c_request(struct uvfio_dev *dev, uint16_t cmd, const struct iovec *iov,
 	h.msg_id = dev->s2c_id++;
 	err = uvfio_chan_sendv(ch, &h, iov, iovcnt, NULL, 0);
 	if (!err) {
-		/* Keep the message being handled where it is. */
-		ch->nest++;
+		/* On the main socket, keep the message being handled. */
+		ch->nest += nested;
 		err = wait_reply(dev, ch, h.msg_id, cmd, rep);
-		ch->nest--;
+		ch->nest -= nested;
 	}
 	pthread_mutex_unlock(&dev->s2c_lock);
 	if (err)

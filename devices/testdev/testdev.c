@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The device model: BAR0 register file, command execution and the
+ * optional worker.  The lock covers the register file and gen only; DMA
+ * runs unlocked so BAR0 stays readable during a long transfer.  A reset
+ * never waits for a running command (that command may be waiting on the
+ * client): it bumps gen instead, and results of an older gen are dropped.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include "dma.h"
+#include "regfile.h"
+#include "testdev.h"
+
+struct testdev {
+	struct uvfio_dev *dev;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* worker: a command or quit */
+	struct testdev_regfile rf;
+	uint64_t gen;
+	uint64_t max_xfer;
+	bool use_worker;
+	bool worker_running;
+	bool quit;
+	pthread_t worker;
+	/* Only ever used by the one thread that runs commands. */
+	uint8_t *scratch;
+	uint64_t seq;
+};
+
+struct testdev *testdev_create(const struct testdev_opts *opts)
+{
+	struct testdev *td = calloc(1, sizeof(*td));
+
+	if (!td)
+		return NULL;
+	td->scratch = malloc(TD_CHUNK);
+	if (!td->scratch) {
+		free(td);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&td->lock, NULL);
+	pthread_cond_init(&td->cond, NULL);
+	regfile_reset(&td->rf);
+	td->use_worker = opts && opts->worker;
+	td->max_xfer =
+		opts && opts->max_xfer ? opts->max_xfer : TESTDEV_MAX_XFER;
+	return td;
+}
+
+void testdev_destroy(struct testdev *td)
+{
+	if (!td)
+		return;
+	testdev_stop(td);
+	pthread_cond_destroy(&td->cond);
+	pthread_mutex_destroy(&td->lock);
+	free(td->scratch);
+	free(td);
+}
+
+static uint64_t fresh_seed(struct testdev *td)
+{
+	struct timespec ts;
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed))
+		return seed;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec << 30 ^ (uint64_t)ts.tv_nsec) ^
+	       ++td->seq * 0x9e3779b97f4a7c15ull;
+}
+
+/* Status bits for a failed transfer. */
+static uint32_t fail_bits(int err, uint32_t fail, uint32_t invalid)
+{
+	return fail | (td_dma_bad_addr(err) ? invalid : 0);
+}
+
+/* COMMAND_READ: the host wrote a buffer and its CRC; check it. */
+static uint32_t do_read(struct testdev *td, const struct testdev_cmd *cmd)
+{
+	uint32_t crc;
+	int err;
+
+	err = testdev_xfer_check(cmd->src, cmd->size, td->max_xfer);
+	if (!err)
+		err = td_dma_crc(td->dev, cmd->src, cmd->size, td->scratch,
+				 &crc);
+	if (err)
+		return fail_bits(err, TESTDEV_STATUS_READ_FAIL,
+				 TESTDEV_STATUS_SRC_INVALID);
+	return crc == cmd->checksum ? TESTDEV_STATUS_READ_OK :
+				      TESTDEV_STATUS_READ_FAIL;
+}
+
+/* COMMAND_WRITE: fill the host buffer, publish the CRC. */
+static uint32_t do_write(struct testdev *td, const struct testdev_cmd *cmd,
+			 uint32_t *crc)
+{
+	int err;
+
+	err = testdev_xfer_check(cmd->dst, cmd->size, td->max_xfer);
+	if (!err)
+		err = td_dma_fill(td->dev, cmd->dst, cmd->size, fresh_seed(td),
+				  td->scratch, crc);
+	if (err)
+		return fail_bits(err, TESTDEV_STATUS_WRITE_FAIL,
+				 TESTDEV_STATUS_DST_INVALID);
+	return TESTDEV_STATUS_WRITE_OK;
+}
+
+static uint32_t do_copy(struct testdev *td, const struct testdev_cmd *cmd)
+{
+	uint32_t status = 0;
+	bool dst_failed;
+	int err;
+
+	if (testdev_xfer_check(cmd->src, cmd->size, td->max_xfer))
+		status |= TESTDEV_STATUS_COPY_FAIL | TESTDEV_STATUS_SRC_INVALID;
+	if (testdev_xfer_check(cmd->dst, cmd->size, td->max_xfer))
+		status |= TESTDEV_STATUS_COPY_FAIL | TESTDEV_STATUS_DST_INVALID;
+	if (status)
+		return status;
+
+	err = td_dma_copy(td->dev, cmd->src, cmd->dst, cmd->size, td->scratch,
+			  &dst_failed);
+	if (err)
+		return fail_bits(err, TESTDEV_STATUS_COPY_FAIL,
+				 dst_failed ? TESTDEV_STATUS_DST_INVALID :
+					      TESTDEV_STATUS_SRC_INVALID);
+	return TESTDEV_STATUS_COPY_OK;
+}
+
+/*
+ * Publishes a command's result and raises its interrupt.  IRQ_RAISED goes
+ * up before the signal so the host's handler sees it; an irq register
+ * pair that names no vector raises nothing and leaves the bit clear.
+ */
+static void finish(struct testdev *td, uint64_t gen, uint32_t status,
+		   const uint32_t *crc, uint32_t irq_type, uint32_t irq_number)
+{
+	unsigned int index;
+	uint32_t vector;
+	bool raise;
+
+	raise = !testdev_irq_target(irq_type, irq_number, &index, &vector);
+	pthread_mutex_lock(&td->lock);
+	if (gen != td->gen) {
+		pthread_mutex_unlock(&td->lock);
+		return;
+	}
+	if (crc)
+		regfile_set(&td->rf, TESTDEV_REG_CHECKSUM, *crc);
+	if (raise)
+		status |= TESTDEV_STATUS_IRQ_RAISED;
+	/* The host may have written STATUS meanwhile; keep its bits. */
+	status |= regfile_get(&td->rf, TESTDEV_REG_STATUS);
+	regfile_set(&td->rf, TESTDEV_REG_STATUS, status);
+	pthread_mutex_unlock(&td->lock);
+
+	/* Errors (irq not enabled by the client) are the host's to see. */
+	if (raise)
+		uvfio_dev_irq_trigger(td->dev, index, vector);
+}
+
+static void execute(struct testdev *td, const struct testdev_cmd *cmd,
+		    uint64_t gen)
+{
+	uint32_t irq_type = cmd->irq_type;
+	const uint32_t *new_crc = NULL;
+	uint32_t status = 0;
+	uint32_t crc;
+
+	switch (cmd->command) {
+	case TESTDEV_CMD_RAISE_INTX:
+		irq_type = TESTDEV_IRQ_INTX;
+		break;
+	case TESTDEV_CMD_RAISE_MSI:
+		irq_type = TESTDEV_IRQ_MSI;
+		break;
+	case TESTDEV_CMD_RAISE_MSIX:
+		irq_type = TESTDEV_IRQ_MSIX;
+		break;
+	case TESTDEV_CMD_READ:
+		status = do_read(td, cmd);
+		break;
+	case TESTDEV_CMD_WRITE:
+		status = do_write(td, cmd, &crc);
+		if (status == TESTDEV_STATUS_WRITE_OK)
+			new_crc = &crc;
+		break;
+	case TESTDEV_CMD_COPY:
+		status = do_copy(td, cmd);
+		break;
+	default:
+		/* Unknown or several bits at once: pci-epf-test ignores it. */
+		return;
+	}
+	finish(td, gen, status, new_crc, irq_type, cmd->irq_number);
+}
+
+/* Synchronous mode: run what the last BAR0 write asked for, if anything. */
+static void run_pending(struct testdev *td)
+{
+	struct testdev_cmd cmd;
+	uint64_t gen;
+	bool have;
+
+	pthread_mutex_lock(&td->lock);
+	have = regfile_take(&td->rf, &cmd);
+	gen = td->gen;
+	pthread_mutex_unlock(&td->lock);
+	if (have)
+		execute(td, &cmd, gen);
+}
+
+static void *worker_main(void *arg)
+{
+	struct testdev *td = arg;
+	struct testdev_cmd cmd;
+	uint64_t gen;
+
+	pthread_mutex_lock(&td->lock);
+	for (;;) {
+		while (!td->quit && !regfile_take(&td->rf, &cmd))
+			pthread_cond_wait(&td->cond, &td->lock);
+		if (td->quit)
+			break;
+		gen = td->gen;
+		pthread_mutex_unlock(&td->lock);
+		execute(td, &cmd, gen);
+		pthread_mutex_lock(&td->lock);
+	}
+	pthread_mutex_unlock(&td->lock);
+	return NULL;
+}
+
+static ssize_t bar0_access(struct uvfio_dev *dev, void *priv, uint64_t off,
+			   void *buf, size_t count, bool is_write)
+{
+	struct testdev *td = priv;
+	bool cmd_hit;
+	ssize_t ret;
+
+	pthread_mutex_lock(&td->lock);
+	ret = regfile_access(&td->rf, off, buf, count, is_write, &cmd_hit);
+	if (cmd_hit && td->use_worker)
+		pthread_cond_signal(&td->cond);
+	pthread_mutex_unlock(&td->lock);
+	if (cmd_hit && !td->use_worker)
+		run_pending(td);
+	return ret;
+}
+
+/*
+ * A function reset: registers and MSI-X bytes to power-on values, and
+ * the BAR1..5 storage cleared too, so every client starts from the same
+ * device whatever the previous one left behind.
+ */
+static int testdev_reset(struct uvfio_dev *dev, void *priv)
+{
+	static const uint64_t sizes[] = TESTDEV_BAR_SIZES;
+	struct testdev *td = priv;
+	unsigned int i;
+
+	pthread_mutex_lock(&td->lock);
+	td->gen++;
+	regfile_reset(&td->rf);
+	pthread_mutex_unlock(&td->lock);
+
+	for (i = 1; i < UVFIO_PCI_NUM_BARS; i++) {
+		void *mem = uvfio_dev_region_mem(
+			dev, VFIO_PCI_BAR0_REGION_INDEX + i);
+
+		if (mem)
+			memset(mem, 0, sizes[i]);
+	}
+	return 0;
+}
+
+const struct uvfio_dev_ops *testdev_ops(void)
+{
+	static const struct uvfio_dev_ops ops = {
+		.reset = testdev_reset,
+	};
+
+	return &ops;
+}
+
+int testdev_setup(struct testdev *td, struct uvfio_dev *dev)
+{
+	int ret;
+
+	td->dev = dev;
+	ret = testdev_describe(dev, bar0_access, td);
+	if (ret < 0 || !td->use_worker)
+		return ret;
+	ret = -pthread_create(&td->worker, NULL, worker_main, td);
+	if (!ret)
+		td->worker_running = true;
+	return ret;
+}
+
+void testdev_stop(struct testdev *td)
+{
+	if (!td->worker_running)
+		return;
+	pthread_mutex_lock(&td->lock);
+	td->quit = true;
+	pthread_cond_broadcast(&td->cond);
+	pthread_mutex_unlock(&td->lock);
+	pthread_join(td->worker, NULL);
+	td->worker_running = false;
+}

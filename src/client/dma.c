@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DMA windows: DMA_MAP/DMA_UNMAP, and answering the server's DMA_READ and
+ * DMA_WRITE from the windows the client has shared.
+ */
+#include "priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROT_ALL (UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE)
+
+/* Index of the first window whose iova is above iova. */
+static unsigned int upper(const struct uvfio_client *c, uint64_t iova)
+{
+	unsigned int lo = 0, hi = c->nwin;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (c->win[mid].iova <= iova)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The window holding all of [addr, addr + count), count > 0. */
+static const struct cl_window *find(const struct uvfio_client *c, uint64_t addr,
+				    uint64_t count)
+{
+	unsigned int i = upper(c, addr);
+
+	if (i == 0)
+		return NULL;
+	const struct cl_window *w = &c->win[i - 1];
+	uint64_t off = addr - w->iova;
+
+	if (off >= w->size || count > w->size - off)
+		return NULL;
+	return w;
+}
+
+static int insert(struct uvfio_client *c, const struct cl_window *nw)
+{
+	unsigned int i = upper(c, nw->iova);
+
+	if (i > 0 && c->win[i - 1].size > nw->iova - c->win[i - 1].iova)
+		return -EEXIST;
+	if (i < c->nwin && c->win[i].iova - nw->iova < nw->size)
+		return -EEXIST;
+	if (c->nwin >= c->caps.max_dma_maps)
+		return -ENOSPC;
+	if (c->nwin == c->cap_win) {
+		unsigned int n = c->cap_win ? c->cap_win * 2 : 16;
+		struct cl_window *w = realloc(c->win, n * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		c->win = w;
+		c->cap_win = n;
+	}
+	memmove(&c->win[i + 1], &c->win[i], (c->nwin - i) * sizeof(*nw));
+	c->win[i] = *nw;
+	c->nwin++;
+	return 0;
+}
+
+static void remove_at(struct uvfio_client *c, uint64_t iova)
+{
+	unsigned int i = upper(c, iova);
+
+	if (i == 0 || c->win[i - 1].iova != iova)
+		return;
+	i--;
+	memmove(&c->win[i], &c->win[i + 1],
+		(c->nwin - i - 1) * sizeof(*c->win));
+	c->nwin--;
+}
+
+void cl_dma_fini(struct uvfio_client *c)
+{
+	free(c->win);
+	c->win = NULL;
+	c->nwin = c->cap_win = 0;
+}
+
+int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
+			 uint32_t prot, void *vaddr, int fd, uint64_t offset)
+{
+	struct cl_window w = { iova, size, vaddr, prot };
+	struct vfio_user_dma_map m = {
+		.argsz = sizeof(m),
+		.flags = ((prot & UVFIO_DMA_PROT_READ) ?
+				  VFIO_USER_F_DMA_REGION_READ :
+				  0) |
+			 ((prot & UVFIO_DMA_PROT_WRITE) ?
+				  VFIO_USER_F_DMA_REGION_WRITE :
+				  0),
+		.offset = fd >= 0 ? offset : 0,
+		.addr = iova,
+		.size = size,
+	};
+	struct iovec iov = { &m, sizeof(m) };
+	struct cl_req rq = { .cmd = VFIO_USER_DMA_MAP,
+			     .iov = &iov,
+			     .iovcnt = 1,
+			     .fds = &fd,
+			     .nfds = fd >= 0 };
+	struct uvfio_msg rep;
+	int r;
+
+	if (!size || iova + size - 1 < iova || (iova | size) % CL_PAGE ||
+	    (prot & ~PROT_ALL) || !vaddr ||
+	    size - 1 > (uint64_t)(UINTPTR_MAX - (uintptr_t)vaddr))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	pthread_rwlock_wrlock(&c->dma_lock);
+	r = insert(c, &w);
+	pthread_rwlock_unlock(&c->dma_lock);
+	if (r < 0)
+		goto out;
+	r = cl_call(c, &rq, &rep);
+	if (r == 0) {
+		if (rep.size)
+			r = -EPROTO;
+		uvfio_msg_release(&rep);
+	}
+	if (r < 0) {
+		pthread_rwlock_wrlock(&c->dma_lock);
+		remove_at(c, iova);
+		pthread_rwlock_unlock(&c->dma_lock);
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* The reply may be empty or echo the request (the spec says it echoes). */
+static int check_unmap_reply(const struct uvfio_msg *rep,
+			     const struct vfio_user_dma_unmap *req)
+{
+	struct vfio_user_dma_unmap u;
+
+	if (rep->size == 0)
+		return 0;
+	if (rep->size != sizeof(u))
+		return -EPROTO;
+	memcpy(&u, rep->payload, sizeof(u));
+	if (u.addr != req->addr || u.size != req->size)
+		return -EPROTO;
+	return 0;
+}
+
+static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
+		 uint32_t flags)
+{
+	struct vfio_user_dma_unmap u = {
+		.argsz = sizeof(u),
+		.flags = flags,
+		.addr = iova,
+		.size = size,
+	};
+	struct uvfio_msg rep;
+	int r;
+
+	r = cl_simple(c, VFIO_USER_DMA_UNMAP, &u, sizeof(u), &rep, 0);
+	if (r == 0) {
+		r = check_unmap_reply(&rep, &u);
+		uvfio_msg_release(&rep);
+	}
+	/* Once the link is gone no DMA may use the window either. */
+	if (r < 0 && !c->broken)
+		return r;
+	pthread_rwlock_wrlock(&c->dma_lock);
+	if (flags & VFIO_DMA_UNMAP_FLAG_ALL)
+		c->nwin = 0;
+	else
+		remove_at(c, iova);
+	pthread_rwlock_unlock(&c->dma_lock);
+	return r;
+}
+
+int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova, uint64_t size)
+{
+	const struct cl_window *w;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&c->lock);
+	/* Only this thread (holding c->lock) changes the table. */
+	w = size ? find(c, iova, size) : NULL;
+	if (w && w->iova == iova && w->size == size)
+		r = unmap(c, iova, size, 0);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int uvfio_client_dma_unmap_all(struct uvfio_client *c)
+{
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = unmap(c, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+static int dma_read(struct uvfio_client *c, struct uvfio_chan *ch,
+		    const struct uvfio_msg *m, bool reply)
+{
+	struct vfio_user_dma_region_access a;
+	const struct cl_window *w;
+	int r;
+
+	if (m->size != sizeof(a))
+		return -EINVAL;
+	memcpy(&a, m->payload, sizeof(a));
+	if (!a.count || a.count > c->ours.max_data_xfer_size)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&c->dma_lock);
+	w = find(c, a.addr, a.count);
+	r = !w ? -EFAULT : !(w->prot & UVFIO_DMA_PROT_READ) ? -EACCES : 0;
+	if (r == 0 && reply) {
+		struct vfio_user_header h = {
+			.msg_id = m->hdr.msg_id,
+			.cmd = m->hdr.cmd,
+			.msg_size = (uint32_t)(CL_HDR + sizeof(a) + a.count),
+			.flags = VFIO_USER_F_TYPE_REPLY,
+		};
+		struct iovec iov[2] = {
+			{ &a, sizeof(a) },
+			{ w->vaddr + (a.addr - w->iova), (size_t)a.count },
+		};
+
+		/* A failed send is a lost link, not an answer to give. */
+		r = uvfio_chan_sendv(ch, &h, iov, 2, NULL, 0);
+		r = r < 0 ? 1 : 0;
+	}
+	pthread_rwlock_unlock(&c->dma_lock);
+	if (r == 0) {
+		cl_stat_add(&c->stats.dma_reads, 1);
+		cl_stat_add(&c->stats.dma_bytes, a.count);
+	}
+	return r;
+}
+
+static int dma_write(struct uvfio_client *c, struct uvfio_chan *ch,
+		     const struct uvfio_msg *m, bool reply)
+{
+	struct vfio_user_dma_region_access a;
+	const struct cl_window *w;
+	int r;
+
+	if (m->size < sizeof(a))
+		return -EINVAL;
+	memcpy(&a, m->payload, sizeof(a));
+	if (!a.count || a.count > c->ours.max_data_xfer_size ||
+	    a.count != m->size - sizeof(a))
+		return -EINVAL;
+	pthread_rwlock_rdlock(&c->dma_lock);
+	w = find(c, a.addr, a.count);
+	r = !w ? -EFAULT : !(w->prot & UVFIO_DMA_PROT_WRITE) ? -EACCES : 0;
+	if (r == 0)
+		memcpy(w->vaddr + (a.addr - w->iova),
+		       (const uint8_t *)m->payload + sizeof(a), a.count);
+	pthread_rwlock_unlock(&c->dma_lock);
+	if (r < 0)
+		return r;
+	cl_stat_add(&c->stats.dma_writes, 1);
+	cl_stat_add(&c->stats.dma_bytes, a.count);
+	if (reply) {
+		struct vfio_user_dma_write_reply wr = {
+			.addr = a.addr,
+			.count = (uint32_t)a.count,
+		};
+
+		if (uvfio_chan_send_reply(ch, &m->hdr, &wr, sizeof(wr), NULL,
+					  0) < 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Helpers return 0 when answered, a negative errno to answer with, or 1
+ * when the answer could not be sent.
+ */
+int cl_serve(struct uvfio_client *c, struct uvfio_chan *ch,
+	     const struct uvfio_msg *m)
+{
+	bool reply = !(m->hdr.flags & VFIO_USER_F_NO_REPLY);
+	int r;
+
+	/* We send no requests on the twin socket: a reply there is stray. */
+	if ((m->hdr.flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_COMMAND)
+		return 0;
+	if (m->oversize)
+		r = -E2BIG;
+	else if (m->nfds || m->fds_truncated)
+		r = -EINVAL;
+	else if (m->hdr.cmd == VFIO_USER_DMA_READ)
+		r = dma_read(c, ch, m, reply);
+	else if (m->hdr.cmd == VFIO_USER_DMA_WRITE)
+		r = dma_write(c, ch, m, reply);
+	else
+		r = -ENOSYS;
+	if (r > 0)
+		return -ECONNRESET;
+	if (r < 0 && reply && uvfio_chan_send_error(ch, &m->hdr, r) < 0)
+		return -ECONNRESET;
+	return 0;
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/* SET_IRQS, DEVICE_RESET and DEVICE_FEATURE. */
+#include "priv.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define DATA_MASK VFIO_IRQ_SET_DATA_TYPE_MASK
+#define ACTION_MASK VFIO_IRQ_SET_ACTION_TYPE_MASK
+#define FEAT sizeof(struct vfio_device_feature)
+
+/* A request whose reply has no payload. */
+static int call_empty(struct uvfio_client *c, const struct cl_req *rq)
+{
+	struct uvfio_msg rep;
+	int r = cl_call(c, rq, &rep);
+
+	if (r < 0)
+		return r;
+	if (rep.size)
+		r = -EPROTO;
+	uvfio_msg_release(&rep);
+	return r;
+}
+
+static int send_set(struct uvfio_client *c, const struct vfio_irq_set *s,
+		    uint32_t start, uint32_t count, const void *data,
+		    size_t dlen, const int *fds, unsigned int nfds)
+{
+	struct vfio_irq_set h = *s;
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)data, dlen } };
+	struct cl_req rq = { .cmd = VFIO_USER_DEVICE_SET_IRQS,
+			     .iov = iov,
+			     .iovcnt = 2,
+			     .fds = fds,
+			     .nfds = nfds };
+
+	h.argsz = (uint32_t)(sizeof(h) + dlen);
+	h.start = start;
+	h.count = count;
+	return call_empty(c, &rq);
+}
+
+/* Runs of real fds assign, runs of -1 de-assign (a message without fds). */
+static int set_eventfds(struct uvfio_client *c, const struct vfio_irq_set *s,
+			const int *fds)
+{
+	unsigned int max = c->caps.max_msg_fds;
+	int r = 0;
+
+	if (max > UVFIO_CHAN_MAX_FDS)
+		max = UVFIO_CHAN_MAX_FDS;
+	for (uint32_t i = 0; i < s->count; i++)
+		if (fds[i] < -1)
+			return -EBADF;
+	if (!s->count)
+		return send_set(c, s, s->start, 0, NULL, 0, NULL, 0);
+	for (uint32_t i = 0, j; i < s->count && !r; i = j) {
+		bool assign = fds[i] >= 0;
+
+		for (j = i + 1; j < s->count && (fds[j] >= 0) == assign; j++)
+			if (assign && j - i == max)
+				break;
+		r = send_set(c, s, s->start + i, j - i, NULL, 0,
+			     assign ? fds + i : NULL, assign ? j - i : 0);
+	}
+	return r;
+}
+
+int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
+			  uint32_t flags, uint32_t start, uint32_t count,
+			  const void *data)
+{
+	struct vfio_irq_set s = {
+		.flags = flags, .index = index, .start = start, .count = count
+	};
+	uint32_t dt = flags & DATA_MASK, act = flags & ACTION_MASK;
+	int r;
+
+	if ((flags & ~(DATA_MASK | ACTION_MASK)) ||
+	    __builtin_popcount(dt) != 1 || __builtin_popcount(act) != 1 ||
+	    (count && start + (count - 1) < start) ||
+	    (dt != VFIO_IRQ_SET_DATA_NONE && count && !data))
+		return -EINVAL;
+	if (dt == VFIO_IRQ_SET_DATA_BOOL &&
+	    (!count || count > c->caps.max_data_xfer_size))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	if (dt == VFIO_IRQ_SET_DATA_EVENTFD)
+		r = set_eventfds(c, &s, data);
+	else
+		r = send_set(c, &s, start, count, data,
+			     dt == VFIO_IRQ_SET_DATA_BOOL ? count : 0, NULL, 0);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int uvfio_client_reset(struct uvfio_client *c)
+{
+	struct cl_req rq = { .cmd = VFIO_USER_DEVICE_RESET };
+	int r;
+
+	pthread_mutex_lock(&c->lock);
+	r = call_empty(c, &rq);
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/*
+ * The reply echoes the request for SET and PROBE (data included), and
+ * carries the feature's data for GET: argsz offers room for the larger.
+ * Up to cap bytes of the reply's data are copied out.
+ */
+int uvfio_client_device_feature(struct uvfio_client *c, uint32_t flags,
+				void *data, size_t *len, size_t cap)
+{
+	struct vfio_device_feature f = { .flags = flags };
+	size_t in, room;
+	struct uvfio_msg rep;
+	int r;
+
+	if (!len)
+		return -EINVAL;
+	in = *len;
+	room = in > cap ? in : cap;
+	if ((room && !data) || in > c->caps.max_data_xfer_size ||
+	    room > c->ours.max_data_xfer_size)
+		return -EINVAL;
+	f.argsz = (uint32_t)(FEAT + room);
+	struct iovec iov[2] = { { &f, FEAT }, { data, in } };
+	struct cl_req rq = { .cmd = VFIO_USER_DEVICE_FEATURE,
+			     .iov = iov,
+			     .iovcnt = 2 };
+
+	pthread_mutex_lock(&c->lock);
+	r = cl_call(c, &rq, &rep);
+	if (r == 0) {
+		struct vfio_device_feature g;
+		size_t n = rep.size - FEAT;
+
+		r = -EPROTO;
+		if (rep.size >= FEAT) {
+			memcpy(&g, rep.payload, FEAT);
+			if (g.argsz >= FEAT && n <= room &&
+			    (g.flags & VFIO_DEVICE_FEATURE_MASK) ==
+				    (flags & VFIO_DEVICE_FEATURE_MASK)) {
+				n = n < cap ? n : cap;
+				if (n)
+					memcpy(data,
+					       (const uint8_t *)rep.payload +
+						       FEAT,
+					       n);
+				*len = n;
+				r = 0;
+			}
+		}
+		uvfio_msg_release(&rep);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* libuvfio client internals, shared by the files of src/client. */
+#ifndef UVFIO_CLIENT_PRIV_H
+#define UVFIO_CLIENT_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <uvfio/client.h>
+
+#include "proto/chan.h"
+
+#define CL_HDR sizeof(struct vfio_user_header)
+#define CL_PAGE 4096u
+/* More regions than any PCI device has; bounds the cache a server sizes. */
+#define CL_MAX_REGIONS 1024u
+/* The largest region info reply (struct and caps) the client asks for. */
+#define CL_MAX_REGION_INFO (64u * 1024)
+
+struct cl_window {
+	uint64_t iova;
+	uint64_t size;
+	uint8_t *vaddr;
+	uint32_t prot; /* UVFIO_DMA_PROT_* */
+};
+
+struct cl_mapping {
+	void *addr;
+	size_t size;
+};
+
+struct uvfio_client {
+	struct uvfio_chan main; /* our requests, their replies */
+	struct uvfio_chan twin; /* their requests; fd -1 without */
+	bool has_twin;
+	struct uvfio_caps ours; /* what we proposed */
+	struct uvfio_caps caps; /* what the server answered */
+	uint32_t xfer; /* data per REGION_READ/WRITE */
+
+	/* Held for a whole request; also guards everything below it. */
+	pthread_mutex_t lock;
+	uint16_t next_id;
+	int broken; /* errno once the link is unusable */
+	bool have_info;
+	uint32_t num_regions;
+	struct uvfio_region **regions; /* num_regions slots, lazily */
+	struct cl_mapping *maps;
+	unsigned int nmaps, cap_maps;
+
+	/* Read by the server-request path while a request waits. */
+	pthread_rwlock_t dma_lock;
+	struct cl_window *win; /* sorted by iova, disjoint */
+	unsigned int nwin, cap_win;
+
+	pthread_mutex_t twin_lock; /* uvfio_client_process() callers */
+	pthread_t thread;
+	bool thread_started;
+
+	struct uvfio_client_stats stats; /* updated with __atomic builtins */
+};
+
+/* A request; the caller holds c->lock around the call and the parsing. */
+struct cl_req {
+	uint16_t cmd;
+	bool posted; /* No_reply: return after the send */
+	const struct iovec *iov;
+	int iovcnt;
+	const int *fds;
+	unsigned int nfds;
+	unsigned int max_fds; /* fds the reply may carry */
+};
+
+/*
+ * Sends rq and waits for its reply.  On 0, rep holds the reply (payload
+ * valid until the next call or the unlock; fds owned by the caller, who
+ * must uvfio_msg_release() it).  On error rep holds nothing.
+ */
+int cl_call(struct uvfio_client *c, const struct cl_req *rq,
+	    struct uvfio_msg *rep);
+/* cl_call() for a fixed request without fds; checks the reply size. */
+int cl_simple(struct uvfio_client *c, uint16_t cmd, const void *req, size_t len,
+	      struct uvfio_msg *rep, uint32_t min_reply);
+void cl_stat_add(uint64_t *counter, uint64_t n);
+
+/* Answers one server request that arrived on ch (twin or main). */
+int cl_serve(struct uvfio_client *c, struct uvfio_chan *ch,
+	     const struct uvfio_msg *m);
+
+int cl_device_info_locked(struct uvfio_client *c,
+			  struct uvfio_device_info *info);
+int cl_region_locked(struct uvfio_client *c, uint32_t index,
+		     const struct uvfio_region **out);
+
+void cl_free_regions(struct uvfio_client *c);
+void cl_unmap_all(struct uvfio_client *c);
+void cl_dma_fini(struct uvfio_client *c);
+
+#endif
