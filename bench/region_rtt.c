@@ -21,7 +21,8 @@
 
 #include <uvfio/client.h>
 
-#define ROUNDS 5
+/* Many short alternating rounds: drift on a shared host hits both. */
+#define ROUNDS 40
 #define REQ_SIZE 32
 #define REP_SIZE 36
 
@@ -57,41 +58,45 @@ static void pin_cpu0(void)
 }
 
 /* The floor: the same bytes bounced by a process that does nothing else. */
-static void floor_round(uint64_t *lat, size_t n)
+static int floor_start(pid_t *pid)
 {
-	char req[REQ_SIZE] = { 0 }, rep[REP_SIZE] = { 0 };
+	char rep[REP_SIZE] = { 0 };
 	int sv[2];
-	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		perror("socketpair");
 		exit(1);
 	}
-	pid = fork();
-	if (pid == 0) {
+	*pid = fork();
+	if (*pid == 0) {
 		char b[REQ_SIZE];
 
 		close(sv[0]);
-		while (recv(sv[1], b, sizeof(b), 0) == sizeof(b))
+		while (recv(sv[1], b, sizeof(b), MSG_WAITALL) == sizeof(b))
 			if (send(sv[1], rep, sizeof(rep), MSG_NOSIGNAL) !=
 			    sizeof(rep))
 				break;
 		_exit(0);
 	}
 	close(sv[1]);
+	return sv[0];
+}
+
+static void floor_round(int fd, uint64_t *lat, size_t n)
+{
+	char req[REQ_SIZE] = { 0 };
+
 	for (size_t i = 0; i < n; i++) {
 		char b[REP_SIZE];
 		uint64_t t = now_ns();
 
-		if (send(sv[0], req, sizeof(req), 0) != sizeof(req) ||
-		    recv(sv[0], b, sizeof(b), MSG_WAITALL) != sizeof(b)) {
+		if (send(fd, req, sizeof(req), 0) != sizeof(req) ||
+		    recv(fd, b, sizeof(b), MSG_WAITALL) != sizeof(b)) {
 			perror("floor");
 			exit(1);
 		}
 		lat[i] = now_ns() - t;
 	}
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
 }
 
 static void real_round(struct uvfio_client *c, uint64_t *lat, size_t n)
@@ -131,20 +136,20 @@ static pid_t start_testdev(const char *bin, const char *sock)
 
 int main(int argc, char **argv)
 {
-	size_t n = argc > 2 ? strtoul(argv[2], NULL, 0) : 20000;
+	size_t n = argc > 2 ? strtoul(argv[2], NULL, 0) : 40000;
 	char dir[] = "/tmp/uvfio-bench-XXXXXX", sock[64];
 	uint64_t *lat, *all_real, *all_floor;
 	struct uvfio_client *c;
 	pid_t dev;
 
-	if (argc < 2 || !n) {
+	if (argc < 2 || n < ROUNDS) {
 		fprintf(stderr, "usage: %s TESTDEV_BINARY [iterations]\n",
 			argv[0]);
 		return 2;
 	}
 	lat = calloc(n, sizeof(*lat));
-	all_real = calloc(n * ROUNDS, sizeof(*all_real));
-	all_floor = calloc(n * ROUNDS, sizeof(*all_floor));
+	all_real = calloc(n, sizeof(*all_real));
+	all_floor = calloc(n, sizeof(*all_floor));
 	if (!lat || !all_real || !all_floor || !mkdtemp(dir))
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/dev.sock", dir);
@@ -156,16 +161,25 @@ int main(int argc, char **argv)
 		kill(dev, SIGKILL);
 		return 1;
 	}
-	real_round(c, lat, n / 10 + 1); /* warm up */
+	size_t per = n / ROUNDS;
+	pid_t fpid;
+	int ffd = floor_start(&fpid);
+
+	real_round(c, all_real, per);    /* warm up both */
+	floor_round(ffd, all_floor, per);
 	for (int r = 0; r < ROUNDS; r++) {
-		floor_round(lat, n);
-		printf("round %d: floor %llu ns", r,
-		       (unsigned long long)median(lat, n));
-		memcpy(all_floor + r * n, lat, n * sizeof(*lat));
-		real_round(c, lat, n);
+		floor_round(ffd, all_floor + r * per, per);
+		real_round(c, all_real + r * per, per);
+	}
+	close(ffd);
+	waitpid(fpid, NULL, 0);
+	for (int r = 0; r < ROUNDS; r += ROUNDS / 4) {
+		memcpy(lat, all_floor + r * per, per * sizeof(*lat));
+		printf("round %2d: floor %llu ns", r,
+		       (unsigned long long)median(lat, per));
+		memcpy(lat, all_real + r * per, per * sizeof(*lat));
 		printf(", region_read %llu ns\n",
-		       (unsigned long long)median(lat, n));
-		memcpy(all_real + r * n, lat, n * sizeof(*lat));
+		       (unsigned long long)median(lat, per));
 	}
 	uvfio_client_close(c);
 	kill(dev, SIGTERM);
@@ -173,8 +187,8 @@ int main(int argc, char **argv)
 	unlink(sock);
 	rmdir(dir);
 
-	uint64_t mr = median(all_real, n * ROUNDS);
-	uint64_t mf = median(all_floor, n * ROUNDS);
+	uint64_t mr = median(all_real, per * ROUNDS);
+	uint64_t mf = median(all_floor, per * ROUNDS);
 
 	printf("region_rtt: %llu ns, floor %llu ns, ratio %.2f\n",
 	       (unsigned long long)mr, (unsigned long long)mf,

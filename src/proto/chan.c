@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct pending_fd {
@@ -13,6 +14,25 @@ struct pending_fd {
 };
 
 #define HDR sizeof(struct vfio_user_header)
+
+/*
+ * The socket calls of the hot path, without libc's cancellation-point
+ * bookkeeping: the library never relies on thread cancellation.
+ */
+static ssize_t sys_recv(int fd, void *buf, size_t len, int flags)
+{
+	return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+}
+
+static ssize_t sys_recvmsg(int fd, struct msghdr *mh, int flags)
+{
+	return syscall(SYS_recvmsg, fd, mh, flags);
+}
+
+static ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
+{
+	return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+}
 
 int uvfio_chan_init(struct uvfio_chan *ch, int fd, uint32_t max_msg)
 {
@@ -43,6 +63,8 @@ void uvfio_chan_fini(struct uvfio_chan *ch)
 
 void uvfio_msg_release(struct uvfio_msg *msg)
 {
+	if (!msg->nfds && !msg->heap)
+		return;
 	for (unsigned int i = 0; i < msg->nfds; i++)
 		if (msg->fds[i] >= 0)
 			close(msg->fds[i]);
@@ -88,6 +110,8 @@ static void claim_fds(struct uvfio_chan *ch, uint64_t start, uint64_t end,
 {
 	unsigned int keep = 0;
 
+	if (!ch->npfd)
+		return;
 	for (unsigned int i = 0; i < ch->npfd; i++) {
 		struct pending_fd p = ch->pfd[i];
 
@@ -142,10 +166,10 @@ static int fill(struct uvfio_chan *ch, bool block)
 	mh.msg_control = cbuf.b;
 	mh.msg_controllen = sizeof(cbuf.b);
 	if (ch->want_fds)
-		n = recvmsg(ch->fd, &mh,
+		n = sys_recvmsg(ch->fd, &mh,
 			    MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
 	else
-		n = recv(ch->fd, iov.iov_base, iov.iov_len,
+		n = sys_recv(ch->fd, iov.iov_base, iov.iov_len,
 			 block ? 0 : MSG_DONTWAIT);
 	if (n < 0)
 		return -errno;
@@ -271,11 +295,14 @@ static int send_small(struct uvfio_chan *ch, const struct vfio_user_header *h,
 
 	memcpy(b, h, HDR);
 	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
 		memcpy(b + n, iov[i].iov_base, iov[i].iov_len);
 		n += iov[i].iov_len;
 	}
 	for (size_t done = 0; done < n;) {
-		ssize_t r = send(ch->fd, b + done, n - done, MSG_NOSIGNAL);
+		ssize_t r = sys_send(ch->fd, b + done, n - done,
+				     MSG_NOSIGNAL);
 
 		if (r < 0) {
 			if (errno == EINTR)
