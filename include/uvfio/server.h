@@ -82,6 +82,14 @@ struct uvfio_dev_opts {
 	bool no_twin_socket;    /* refuse twin-socket mode */
 	bool no_write_multi;    /* do not offer REGION_WRITE_MULTI */
 	uint64_t dma_limit;     /* cap on mapped DMA bytes; 0: none */
+	/*
+	 * DMA files must be sealed against shrinking (F_SEAL_SHRINK, which
+	 * the device adds itself when sealing is open), or a client could
+	 * truncate its file and crash the device with SIGBUS.  true also
+	 * accepts files that cannot be sealed (disk or hugetlbfs files
+	 * opened by path): only for clients the device trusts.
+	 */
+	bool allow_unsealed_dma;
 };
 
 struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,

@@ -2,6 +2,7 @@
 #include "negotiate.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -159,6 +160,25 @@ static int parse_caps(struct json_object *caps, struct uvfio_caps *c)
 	return ret;
 }
 
+/*
+ * json-c accepts single-quoted keys even in strict mode; JSON has none, so
+ * an apostrophe outside a double-quoted string rejects the text.
+ */
+static bool single_quoted(const char *json, size_t len)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str && json[i] == '\\')
+			i++;
+		else if (json[i] == '"')
+			in_str = !in_str;
+		else if (!in_str && json[i] == '\'')
+			return true;
+	}
+	return false;
+}
+
 /* json is exactly len bytes of text, without its NUL. */
 static int parse_json(const char *json, size_t len, struct uvfio_caps *c)
 {
@@ -166,7 +186,7 @@ static int parse_json(const char *json, size_t len, struct uvfio_caps *c)
 	struct json_object *top, *caps;
 	int ret = -EINVAL;
 
-	if (len > INT_MAX)
+	if (len > INT_MAX || single_quoted(json, len))
 		return -EINVAL;
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
 	if (!tok)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Creating and describing a device. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -136,10 +137,14 @@ static int region_alloc_mem(struct region *r, uint64_t size)
 	long pg = sysconf(_SC_PAGESIZE);
 	uint64_t len = (size + (uint64_t)pg - 1) & ~((uint64_t)pg - 1);
 
-	r->memfd = memfd_create("uvfio-region", MFD_CLOEXEC);
+	r->memfd = memfd_create("uvfio-region",
+				MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (r->memfd < 0)
 		return -errno;
-	if (ftruncate(r->memfd, (off_t)len) < 0)
+	/* The client gets this fd: it must not be able to resize it. */
+	if (ftruncate(r->memfd, (off_t)len) < 0 ||
+	    fcntl(r->memfd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto fail;
 	r->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      r->memfd, 0);

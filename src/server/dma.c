@@ -7,6 +7,7 @@
  * reference to go before the memory is unmapped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -81,23 +82,33 @@ static void window_free(struct dma_table *t, struct dma_window *w)
 	free(w);
 }
 
-static int check_fd(int fd, uint64_t offset, uint64_t size)
+/*
+ * Touching a page past the end of a file raises SIGBUS, so a window's
+ * file must not be able to shrink under the device: it must reach past
+ * the window now, and be sealed against shrinking (the server adds the
+ * seal itself where the client left sealing open) unless the device was
+ * told to trust its client's files.
+ */
+static int check_fd(struct uvfio_dev *dev, int fd, uint64_t offset,
+		    uint64_t size)
 {
 	struct stat st;
+	int seals;
 
 	if (fstat(fd, &st))
 		return -errno;
-	/*
-	 * Touching a page past the end of a file raises SIGBUS: refuse a
-	 * window that reaches past the end of the file it maps.
-	 */
-	if (S_ISREG(st.st_mode) &&
-	    (offset > (uint64_t)st.st_size ||
-	     size > (uint64_t)st.st_size - offset))
+	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+	if (offset > (uint64_t)st.st_size ||
+	    size > (uint64_t)st.st_size - offset)
 		return -EINVAL;
-	return 0;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && (seals & F_SEAL_SHRINK))
+		return 0;
+	if (seals >= 0 && !(seals & F_SEAL_SEAL) &&
+	    !fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+		return 0;
+	return dev->opts.allow_unsealed_dma ? 0 : -EPERM;
 }
 
 int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
@@ -123,7 +134,7 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (m.flags & VFIO_USER_F_DMA_REGION_WRITE)
 		prot |= PROT_WRITE;
 	if (fd >= 0) {
-		err = check_fd(fd, m.offset, m.size);
+		err = check_fd(dev, fd, m.offset, m.size);
 		if (err)
 			return err;
 	}

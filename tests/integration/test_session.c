@@ -396,7 +396,7 @@ static void dma_setup(struct uvfio_client *c, struct dma_env *e)
 {
 	uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 
-	e->memfd = memfd_create("guest", MFD_CLOEXEC);
+	e->memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	assert_true(e->memfd >= 0);
 	assert_int_equal(ftruncate(e->memfd, WIN), 0);
 	e->mapped = mmap(NULL, WIN, PROT_READ | PROT_WRITE, MAP_SHARED,

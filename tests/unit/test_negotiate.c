@@ -216,6 +216,8 @@ static void test_bad_json(void **state)
 		"{capabilities:{}}",
 		"{\"capabilities\":{\"max_msg_fds\":01}}",
 		"{\"a\":\"\xff\"}",
+		"{'capabilities':{'max_msg_fds':4}}",
+		"{\"capabilities\":{'max_msg_fds':4}}",
 	};
 	struct uvfio_caps c, before;
 
@@ -227,6 +229,18 @@ static void test_bad_json(void **state)
 		/* A failed parse leaves the caller's caps alone. */
 		assert_caps_equal(&c, &before);
 	}
+}
+
+/* An apostrophe inside a string is just a character. */
+static void test_apostrophe_in_string(void **state)
+{
+	struct uvfio_caps c;
+
+	assert_int_equal(parse_str("{\"note\":\"it's \\\"fine\\\"\","
+				   "\"capabilities\":{\"max_msg_fds\":4}}",
+				   &c),
+			 0);
+	assert_int_equal(c.max_msg_fds, 4);
 }
 
 static void test_not_object(void **state)
@@ -665,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_format_text),
 		cmocka_unit_test(test_format_nospc),
 		cmocka_unit_test(test_bad_json),
+		cmocka_unit_test(test_apostrophe_in_string),
 		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_caps_not_object),
 		cmocka_unit_test(test_int_wrong_types),
