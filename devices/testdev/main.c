@@ -159,6 +159,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return -EINVAL;
 		}
 	}
+	/*
+	 * Without a twin socket, DMA messages share the main socket and only
+	 * the dispatch thread may send them: a worker could not reach
+	 * windows that have no fd.
+	 */
+	if (a->worker && a->no_twin) {
+		fprintf(stderr, PROG ": --worker needs the twin socket "
+				     "(drop --no-twin)\n");
+		return -EINVAL;
+	}
 	if (optind < argc || (a->path != NULL) == (a->fd >= 0)) {
 		fprintf(stderr, PROG ": need exactly one of --socket-path "
 				     "and --fd\n");

@@ -14,7 +14,6 @@ typedef int (*handler_fn)(struct uvfio_dev *dev, struct uvfio_msg *msg);
 
 static int handle_reset(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
-	uint16_t cmd;
 	int err;
 
 	if (msg->size)
@@ -24,11 +23,8 @@ static int handle_reset(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	err = dev->ops.reset(dev, dev->priv);
 	if (err)
 		return err;
-	/* As a function reset: decoding and interrupt enables go off. */
-	cmd = uvfio_pci_get16(&dev->cfg, PCI_COMMAND);
-	cmd &= (uint16_t) ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
-			    PCI_COMMAND_MASTER);
-	uvfio_pci_set16(&dev->cfg, PCI_COMMAND, cmd | PCI_COMMAND_INTX_DISABLE);
+	/* As a function reset: the command register and interrupt enables. */
+	uvfio_pci_set16(&dev->cfg, PCI_COMMAND, 0);
 	uint8_t pos = uvfio_pci_find_cap(&dev->cfg, PCI_CAP_ID_MSI);
 
 	if (pos)

@@ -1,0 +1,79 @@
+#!/bin/sh
+# make demo: start uvfio-testdev, list it with uvfio-lspci, run
+# uvfio-pcitest against it, and summarize.  Exits with pcitest's status.
+# The device is always stopped and the temporary directory removed.
+set -u
+
+build=${1:?usage: demo.sh BUILDDIR}
+dev=$build/devices/testdev/uvfio-testdev
+lspci=$build/tools/uvfio-lspci
+pcitest=$build/tools/uvfio-pcitest
+
+for exe in "$dev" "$lspci" "$pcitest"; do
+	if [ ! -x "$exe" ]; then
+		echo "demo: $exe is missing; build first" >&2
+		exit 1
+	fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/uvfio-demo.XXXXXX") || exit 1
+sock=$tmp/testdev.sock
+pid=
+
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+"$dev" --socket "$sock" >"$tmp/testdev.log" 2>&1 &
+pid=$!
+
+# Up to 10 s for the socket; give up early if the device died.
+tries=0
+while [ ! -S "$sock" ]; do
+	if ! kill -0 "$pid" 2>/dev/null; then
+		echo "demo: uvfio-testdev exited before listening:" >&2
+		cat "$tmp/testdev.log" >&2
+		pid=
+		exit 1
+	fi
+	tries=$((tries + 1))
+	if [ "$tries" -gt 100 ]; then
+		echo "demo: no socket at $sock after 10 s" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+echo "=== uvfio-lspci $sock"
+"$lspci" "$sock"
+lspci_rc=$?
+
+echo
+echo "=== uvfio-pcitest --socket $sock"
+"$pcitest" --socket "$sock" >"$tmp/pcitest.out" 2>&1
+rc=$?
+cat "$tmp/pcitest.out"
+
+echo
+echo "=== summary"
+if [ "$lspci_rc" -eq 0 ]; then
+	echo "lspci:   ok"
+else
+	echo "lspci:   FAILED (exit $lspci_rc)"
+fi
+result=$(grep '^pcitest: ' "$tmp/pcitest.out" | tail -n 1)
+echo "pcitest: ${result#pcitest: }${result:+, }exit $rc"
+grep '^FAIL ' "$tmp/pcitest.out" | sed 's/^/  /'
+if ! kill -0 "$pid" 2>/dev/null; then
+	echo "device:  uvfio-testdev died during the demo:"
+	sed 's/^/  /' "$tmp/testdev.log"
+	pid=
+fi
+exit "$rc"
