@@ -37,6 +37,9 @@ struct uvfio_mmap_area {
 	uint64_t size;
 };
 
+/* Mappable areas per region, so the sparse capability stays small. */
+#define UVFIO_MAX_AREAS 64
+
 /* Region flags. */
 #define UVFIO_REGION_READ (1u << 0)
 #define UVFIO_REGION_WRITE (1u << 1)
@@ -75,7 +78,7 @@ struct uvfio_dev_ops {
 
 struct uvfio_dev_opts {
 	/* Offered in negotiation; 0 takes the protocol default. */
-	uint32_t max_data_xfer_size;
+	uint32_t max_data_xfer_size;    /* 4096 .. 1 MiB */
 	uint32_t max_msg_fds;
 	uint32_t max_dma_maps;
 	uint64_t pgsizes;

@@ -163,14 +163,16 @@ static int fill(struct uvfio_chan *ch, bool block)
 	iov.iov_len = ch->cap - ch->tail;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf.b;
-	mh.msg_controllen = sizeof(cbuf.b);
-	if (ch->want_fds)
+	if (ch->want_fds) {
+		mh.msg_control = cbuf.b;
+		mh.msg_controllen = sizeof(cbuf.b);
 		n = sys_recvmsg(ch->fd, &mh,
-			    MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
-	else
+				MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
+	} else {
+		/* mh stays empty: no control data to walk below. */
 		n = sys_recv(ch->fd, iov.iov_base, iov.iov_len,
-			 block ? 0 : MSG_DONTWAIT);
+			     block ? 0 : MSG_DONTWAIT);
+	}
 	if (n < 0)
 		return -errno;
 	if (n == 0) {
@@ -341,6 +343,8 @@ int uvfio_chan_sendv(struct uvfio_chan *ch, const struct vfio_user_header *h,
 	mh.msg_iov = v;
 	mh.msg_iovlen = (size_t)nv;
 	if (nfds) {
+		/* No uninitialised padding goes to the kernel. */
+		memset(cbuf.b, 0, CMSG_SPACE(sizeof(int) * nfds));
 		mh.msg_control = cbuf.b;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);

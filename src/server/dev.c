@@ -43,6 +43,9 @@ struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
 		dev->caps.max_data_xfer_size = dev->opts.max_data_xfer_size;
 	if (dev->caps.max_data_xfer_size > VFIO_USER_DEFAULT_MAX_DATA_XFER)
 		dev->caps.max_data_xfer_size = VFIO_USER_DEFAULT_MAX_DATA_XFER;
+	/* Room for any reply that is not data: region info with its caps. */
+	if (dev->caps.max_data_xfer_size < 4096)
+		dev->caps.max_data_xfer_size = 4096;
 	dev->caps.max_msg_fds = dev->opts.max_msg_fds ? dev->opts.max_msg_fds
 						      : UVFIO_CHAN_MAX_FDS;
 	if (dev->caps.max_msg_fds > UVFIO_CHAN_MAX_FDS)
@@ -118,8 +121,11 @@ struct uvfio_pci_cfg *uvfio_dev_pci(struct uvfio_dev *dev)
 
 static int check_areas(const struct uvfio_region_desc *d)
 {
-	if (!(d->flags & UVFIO_REGION_MEM))
+	if (!(d->flags & UVFIO_REGION_MEM) || (d->nr_areas && !d->areas))
 		return d->nr_areas ? -EINVAL : 0;
+	/* The sparse capability must fit a region info reply. */
+	if (d->nr_areas > UVFIO_MAX_AREAS)
+		return -E2BIG;
 	for (unsigned int i = 0; i < d->nr_areas; i++) {
 		const struct uvfio_mmap_area *a = &d->areas[i];
 		long pg = sysconf(_SC_PAGESIZE);

@@ -71,9 +71,10 @@ static struct dma_window *find(const struct dma_table *t, uint64_t iova,
 static void window_free(struct dma_table *t, struct dma_window *w)
 {
 	pthread_mutex_lock(&t->wait_lock);
-	w->dying = true;
+	atomic_fetch_add(&t->waiters, 1);
 	while (atomic_load(&w->refs))
 		pthread_cond_wait(&t->released, &t->wait_lock);
+	atomic_fetch_sub(&t->waiters, 1);
 	pthread_mutex_unlock(&t->wait_lock);
 	if (w->vaddr)
 		munmap(w->vaddr, w->size);
@@ -82,18 +83,10 @@ static void window_free(struct dma_table *t, struct dma_window *w)
 	free(w);
 }
 
-/*
- * Touching a page past the end of a file raises SIGBUS, so a window's
- * file must not be able to shrink under the device: it must reach past
- * the window now, and be sealed against shrinking (the server adds the
- * seal itself where the client left sealing open) unless the device was
- * told to trust its client's files.
- */
-static int check_fd(struct uvfio_dev *dev, int fd, uint64_t offset,
-		    uint64_t size)
+/* The window must lie inside a regular file. */
+static int check_fd(int fd, uint64_t offset, uint64_t size)
 {
 	struct stat st;
-	int seals;
 
 	if (fstat(fd, &st))
 		return -errno;
@@ -102,7 +95,19 @@ static int check_fd(struct uvfio_dev *dev, int fd, uint64_t offset,
 	if (offset > (uint64_t)st.st_size ||
 	    size > (uint64_t)st.st_size - offset)
 		return -EINVAL;
-	seals = fcntl(fd, F_GET_SEALS);
+	return 0;
+}
+
+/*
+ * Touching a page past the end of a file raises SIGBUS, so a window's
+ * file must not be able to shrink under the device: it must be sealed
+ * against shrinking (the server adds the seal itself where the client
+ * left sealing open) unless the device was told to trust its client.
+ */
+static int seal_fd(struct uvfio_dev *dev, int fd)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
 	if (seals >= 0 && (seals & F_SEAL_SHRINK))
 		return 0;
 	if (seals >= 0 && !(seals & F_SEAL_SEAL) &&
@@ -134,7 +139,7 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (m.flags & VFIO_USER_F_DMA_REGION_WRITE)
 		prot |= PROT_WRITE;
 	if (fd >= 0) {
-		err = check_fd(dev, fd, m.offset, m.size);
+		err = check_fd(fd, m.offset, m.size);
 		if (err)
 			return err;
 	}
@@ -155,6 +160,12 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 			return -ENOMEM;
 		t->w = nw;
 		t->cap = cap;
+	}
+	if (fd >= 0) {
+		/* The one change to the client's file, once all else passed. */
+		err = seal_fd(dev, fd);
+		if (err)
+			return err;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -284,11 +295,14 @@ void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 	if (!w)
 		return;
 	ref->window = NULL;
-	if (atomic_fetch_sub(&w->refs, 1) == 1) {
-		/* Only an unmap waits; the lock orders its wake-up. */
+	/*
+	 * The window may be freed the moment refs reaches 0, so only the
+	 * table is looked at after that.  An unmap counts itself in waiters
+	 * before it reads refs: one of the two sees the other.
+	 */
+	if (atomic_fetch_sub(&w->refs, 1) == 1 && atomic_load(&t->waiters)) {
 		pthread_mutex_lock(&t->wait_lock);
-		if (w->dying)
-			pthread_cond_broadcast(&t->released);
+		pthread_cond_broadcast(&t->released);
 		pthread_mutex_unlock(&t->wait_lock);
 	}
 }

@@ -46,6 +46,8 @@ static size_t region_caps(const struct region *r, uint32_t index,
 	size_t len = 0, at = sizeof(struct vfio_region_info);
 	struct vfio_info_cap_header *prev = NULL;
 
+	if (!r->present)
+		return 0;
 	if (r->nr_areas) {
 		struct vfio_region_info_cap_sparse_mmap *sp = (void *)buf;
 
@@ -76,6 +78,14 @@ static size_t region_caps(const struct region *r, uint32_t index,
 	return len;
 }
 
+_Static_assert(sizeof(struct vfio_region_info) +
+			       sizeof(struct vfio_region_info_cap_sparse_mmap) +
+			       UVFIO_MAX_AREAS *
+				       sizeof(struct vfio_region_sparse_mmap_area) +
+			       sizeof(struct vfio_region_info_cap_type) <=
+		       4096,
+	       "region info fits the smallest transfer buffer");
+
 int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct vfio_region_info in, *out;
@@ -90,11 +100,9 @@ int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (in.argsz < sizeof(in) || in.index >= dev->nregions)
 		return -EINVAL;
 	r = &dev->regions[in.index];
-	/* Capabilities are small: areas are capped at region creation. */
+	/* Small: at most UVFIO_MAX_AREAS areas, in a buffer of >= 4 KiB. */
 	caps = region_caps(r, in.index, buf + sizeof(*out));
 	need = sizeof(*out) + caps;
-	if (need > dev->caps.max_data_xfer_size)
-		return -E2BIG;
 	out = (void *)buf;
 	*out = (struct vfio_region_info){
 		.argsz = (uint32_t)need,

@@ -40,7 +40,6 @@ struct dma_window {
 	void *vaddr;            /* NULL: no fd, in-band access only */
 	int fd;
 	atomic_uint refs;
-	bool dying;
 };
 
 struct dma_table {
@@ -53,6 +52,7 @@ struct dma_table {
 	uint32_t max;
 	pthread_mutex_t wait_lock;
 	pthread_cond_t released;
+	atomic_uint waiters;    /* unmaps waiting for refs to drop */
 };
 
 /* A command that arrived while the dispatch thread waited for a reply. */
