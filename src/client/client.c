@@ -198,6 +198,9 @@ static int take_twin(struct uvfio_client *c, struct uvfio_msg *rep)
 	struct stat st;
 	int fd, r;
 
+	/* The twin socket is the only fd a VERSION reply may carry. */
+	if (rep->nfds != (c->caps.twin_socket ? 1u : 0u))
+		return -EPROTO;
 	if (!c->caps.twin_socket)
 		return 0;
 	if (c->caps.twin_fd_index < 0 ||
