@@ -40,7 +40,11 @@ int uvfio_chan_init(struct uvfio_chan *ch, int fd, uint32_t max_msg)
 	ch->fd = fd;
 	ch->max_msg = max_msg;
 	ch->want_fds = true;
-	/* Room for a whole message plus one nested reply behind it. */
+	/*
+	 * Room for a whole message plus one nested reply behind it: a
+	 * message is handed out with at least max_msg free after it (see
+	 * uvfio_chan_next_buffered), unless the peer pipelined more.
+	 */
 	ch->cap = 2 * (size_t)max_msg + 4096;
 	ch->buf = malloc(ch->cap);
 	if (!ch->buf)
@@ -181,6 +185,7 @@ static int fill(struct uvfio_chan *ch, bool block)
 	}
 	ch->tail += (size_t)n;
 	uint64_t at = ch->base + ch->tail - 1;
+	bool lost = false;
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
 	     c = CMSG_NXTHDR(&mh, c)) {
@@ -193,11 +198,15 @@ static int fill(struct uvfio_chan *ch, bool block)
 			int fd;
 
 			memcpy(&fd, &fds[i], sizeof(fd));
-			push_fd(ch, at, fd);
+			if (push_fd(ch, at, fd))
+				lost = true;
 		}
 	}
 	if (mh.msg_flags & MSG_CTRUNC)
-		push_fd(ch, at, -1);
+		lost = true;
+	/* The message these belong to must not pass for whole. */
+	if (lost && push_fd(ch, at, -1))
+		return -ENOMEM;
 	return 1;
 }
 
@@ -247,6 +256,9 @@ int uvfio_chan_next_buffered(struct uvfio_chan *ch, struct uvfio_msg *msg)
 	}
 	if (ch->tail - ch->head < h.msg_size)
 		return 0;
+	/* Keep room behind the message for a reply nested under it. */
+	if (!ch->nest && ch->cap - ch->head - h.msg_size < ch->max_msg)
+		compact(ch);
 	uint64_t start = ch->base + ch->head;
 
 	msg->hdr = h;
@@ -386,6 +398,8 @@ int uvfio_chan_send_reply(struct uvfio_chan *ch,
 			  const struct vfio_user_header *req, const void *p,
 			  size_t n, const int *fds, unsigned int nfds)
 {
+	if (n > UINT32_MAX - HDR)
+		return -EINVAL;
 	struct vfio_user_header h = {
 		.msg_id = req->msg_id,
 		.cmd = req->cmd,
