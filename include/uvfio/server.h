@@ -124,11 +124,21 @@ int uvfio_dev_listen(struct uvfio_dev *dev, const char *path);
 int uvfio_dev_attach_fd(struct uvfio_dev *dev, int fd);
 bool uvfio_dev_connected(struct uvfio_dev *dev);
 
-/* One fd to poll for readiness, and handle whatever is ready. */
+/*
+ * One fd to poll for readiness, and handle whatever is ready: accepts a
+ * client, or reads the socket once and handles every whole message it
+ * brought.  Returns how many messages were handled, or a negative errno
+ * when the client had to be dropped (a broken stream); the device then
+ * waits for the next client, as uvfio_dev_run() does.
+ */
 int uvfio_dev_get_poll_fd(struct uvfio_dev *dev);
 int uvfio_dev_process(struct uvfio_dev *dev);
 /* Serve until uvfio_dev_stop() or, with once, until a client leaves. */
 int uvfio_dev_run(struct uvfio_dev *dev, bool once);
+/*
+ * Async-signal-safe and final: uvfio_dev_run() returns, now or as soon as
+ * it starts.  The current client, if any, is disconnected.
+ */
 void uvfio_dev_stop(struct uvfio_dev *dev);
 
 /* Interrupts: raise vector of index (VFIO_PCI_*_IRQ_INDEX). */
