@@ -19,6 +19,19 @@
  * Policy UVFIO_ROUTER_DIRECT: the route number is the MSI data itself
  * (no allocation), for platforms where the data is the global interrupt
  * number; data above 0xffff is refused with -ERANGE.
+ *
+ * The delivery callback may run on the router's thread or on a thread
+ * calling unmask, commit, bind or signal, never with the router's lock
+ * held; it must not free the router.  The KVM backend needs the full
+ * in-kernel irqchip (KVM_CREATE_IRQCHIP), not the split one.  Unbind an
+ * eventfd before closing it.
+ *
+ * Errors: -EINVAL bad handle (or updating a pin route, or a resample fd
+ * on an MSI route); -EBADF fd not open; -EBUSY route or fd already
+ * bound; -ENOENT unbind with nothing bound; -ENOSPC out of GSIs or
+ * routes; -ERANGE direct data above 0xffff or past KVM's route limit;
+ * -EEXIST direct duplicate, or data below 24 on KVM (the IOAPIC pins);
+ * -ENOTSUP the backend lacks a capability.
  */
 #ifndef UVFIO_IRQ_H
 #define UVFIO_IRQ_H
@@ -55,7 +68,11 @@ int uvfio_irq_route_add(struct uvfio_irq_router *r,
 int uvfio_irq_route_update(struct uvfio_irq_router *r, int route,
 			   const struct uvfio_msi_msg *msg);
 int uvfio_irq_route_release(struct uvfio_irq_router *r, int route);
-/* A level-triggered route to interrupt controller pin (IOAPIC pin). */
+/*
+ * A level-triggered route to interrupt controller pin (IOAPIC pin): live
+ * at once, no commit needed; the userspace backend delivers it as
+ * (UINT64_MAX, pin) and leaves EOI and resample to the VMM.
+ */
 int uvfio_irq_route_pin(struct uvfio_irq_router *r, unsigned int pin);
 int uvfio_irq_router_commit(struct uvfio_irq_router *r);
 
@@ -76,7 +93,10 @@ int uvfio_irq_unbind(struct uvfio_irq_router *r, int route);
  */
 int uvfio_irq_mask(struct uvfio_irq_router *r, int route);
 int uvfio_irq_unmask(struct uvfio_irq_router *r, int route);
-/* 1 if pending, 0 if not, or a negative errno. */
+/*
+ * 1 if pending, 0 if not, or a negative errno.  A bound route that is not
+ * committed yet keeps its interrupts pending until the commit.
+ */
 int uvfio_irq_pending(struct uvfio_irq_router *r, int route);
 int uvfio_irq_clear_pending(struct uvfio_irq_router *r, int route);
 

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The router's thread: one epoll set over the watched eventfds.  An
+ * event on a route that can deliver becomes an interrupt (the userspace
+ * backend, or a KVM route whose irqfd could not be assigned); on any
+ * other route it sets the pending bit.  Eventfds are read only under the
+ * router's lock, and interrupts are delivered only after it is dropped,
+ * so the VMM's callback may call back into the router.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "irq/priv.h"
+
+#define STOP_KEY UINT64_MAX
+#define BATCH 64
+
+/*
+ * The count of an eventfd that nobody else reads, without blocking: the
+ * VMM's eventfd may be a blocking one, and O_NONBLOCK is not ours to set
+ * on a file we share with the device.
+ */
+uint64_t irqr_efd_drain(int efd)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t cnt = 0;
+
+	if (efd < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+		return 0;
+	if (read(efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
+		return 0;
+	return cnt;
+}
+
+static uint64_t route_key(struct uvfio_irq_router *r, struct irqr_route *rt)
+{
+	return (uint64_t)rt->token << 32 | (uint64_t)(rt - r->routes);
+}
+
+int irqr_watch_add(struct uvfio_irq_router *r, struct irqr_route *rt)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.u64 = route_key(r, rt);
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, rt->efd, &ev) < 0)
+		return -errno;
+	rt->watching = true;
+	return 0;
+}
+
+void irqr_watch_del(struct uvfio_irq_router *r, struct irqr_route *rt)
+{
+	/* Fails only if the VMM closed the fd early: gone from the set. */
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, rt->efd, NULL);
+	rt->watching = false;
+}
+
+bool irqr_shots_push(struct irqr_shots *s, const struct irqr_route *rt)
+{
+	struct irqr_shot *shot;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		struct irqr_shot *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		s->v = v;
+		s->cap = cap;
+	}
+	shot = &s->v[s->n++];
+	shot->msg = rt->live_msg;
+	shot->gsi = (unsigned int)rt->live_gsi;
+	shot->pin = rt->pin;
+	return true;
+}
+
+int irqr_shots_fire(struct uvfio_irq_router *r, struct irqr_shots *s)
+{
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		int err = r->ops->inject(r, &s->v[i]);
+
+		ret = ret ?: err;
+	}
+	s->n = 0;
+	return ret;
+}
+
+/* Handles one event under the lock; may add to shots. */
+static void watch_event(struct uvfio_irq_router *r, uint64_t key,
+			struct irqr_shots *shots)
+{
+	struct irqr_route *rt = irqr_route_get(r, (int)(uint32_t)key);
+
+	if (!rt || !rt->watching || rt->token != (uint32_t)(key >> 32))
+		return;
+	if (!irqr_efd_drain(rt->efd))
+		return;
+	if (!irqr_route_deliverable(rt) || !irqr_shots_push(shots, rt))
+		rt->pending = true;
+}
+
+static void *watch_main(void *arg)
+{
+	struct uvfio_irq_router *r = arg;
+	struct epoll_event ev[BATCH];
+	struct irqr_shots shots = { 0 };
+	bool stop = false;
+	int i, n;
+
+	while (!stop) {
+		n = epoll_wait(r->epfd, ev, BATCH, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		pthread_mutex_lock(&r->lock);
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u64 == STOP_KEY)
+				stop = true;
+			else
+				watch_event(r, ev[i].data.u64, &shots);
+		}
+		pthread_mutex_unlock(&r->lock);
+		irqr_shots_fire(r, &shots);
+	}
+	free(shots.v);
+	return NULL;
+}
+
+int irqr_watch_start(struct uvfio_irq_router *r)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_KEY };
+	int ret;
+
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (r->epfd < 0)
+		return -errno;
+	r->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->stop_fd < 0)
+		return -errno;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->stop_fd, &ev) < 0)
+		return -errno;
+	ret = pthread_create(&r->thread, NULL, watch_main, r);
+	if (ret)
+		return -ret;
+	r->thread_started = true;
+	return 0;
+}
+
+void irqr_watch_stop(struct uvfio_irq_router *r)
+{
+	uint64_t one = 1;
+
+	if (!r->thread_started)
+		return;
+	while (write(r->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	pthread_join(r->thread, NULL);
+	r->thread_started = false;
+}
