@@ -55,6 +55,7 @@ int irqr_route_sync(struct uvfio_irq_router *r, struct irqr_route *rt,
 	if (want_arm && !rt->armed) {
 		int err;
 
+		r->drains++;
 		if (irqr_efd_drain(rt->efd))
 			rt->pending = true;
 		err = r->ops->arm(r, rt);
@@ -208,10 +209,12 @@ int uvfio_irq_unmask(struct uvfio_irq_router *r, int route)
  * A watched eventfd that is not delivered counts as pending as soon as
  * it is written: drain it here rather than wait for the thread.
  */
-static void catch_up(struct irqr_route *rt)
+static void catch_up(struct uvfio_irq_router *r, struct irqr_route *rt)
 {
-	if (rt->watching && !irqr_route_deliverable(rt) &&
-	    irqr_efd_drain(rt->efd))
+	if (!rt->watching || irqr_route_deliverable(rt))
+		return;
+	r->drains++;
+	if (irqr_efd_drain(rt->efd))
 		rt->pending = true;
 }
 
@@ -225,7 +228,7 @@ int uvfio_irq_pending(struct uvfio_irq_router *r, int route)
 	pthread_mutex_lock(&r->lock);
 	rt = irqr_route_get(r, route);
 	if (rt) {
-		catch_up(rt);
+		catch_up(r, rt);
 		ret = rt->pending;
 	} else {
 		ret = -EINVAL;
@@ -245,7 +248,7 @@ int uvfio_irq_clear_pending(struct uvfio_irq_router *r, int route)
 	rt = irqr_route_get(r, route);
 	if (rt) {
 		/* Events written before the clear are cleared with it. */
-		catch_up(rt);
+		catch_up(r, rt);
 		rt->pending = false;
 	} else {
 		ret = -EINVAL;

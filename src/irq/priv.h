@@ -99,6 +99,7 @@ struct uvfio_irq_router {
 	bool dirty;
 	uint64_t commits;
 	uint32_t next_token;
+	uint64_t drains;      /* eventfd reads, see watch_main() */
 
 	/* Set at creation, then read-only. */
 	int epfd;
