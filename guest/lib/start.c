@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+/* C side of the entry: remember the VMM's parameters, run main(). */
+#include "guest.h"
+
+static unsigned int nr_cpus;
+static uint64_t ram_size;
+
+__attribute__((noreturn)) void guest_start(uint64_t cpu, uint64_t cpus,
+					   uint64_t ram);
+
+__attribute__((weak)) void ap_main(unsigned int cpu)
+{
+	(void)cpu;
+	for (;;) {
+		irq_disable();
+		cpu_hlt();
+	}
+}
+
+unsigned int guest_cpu_count(void)
+{
+	return nr_cpus;
+}
+
+uint64_t guest_ram_size(void)
+{
+	return ram_size;
+}
+
+void guest_start(uint64_t cpu, uint64_t cpus, uint64_t ram)
+{
+	if (cpu) {
+		idt_load();
+		ap_main((unsigned int)cpu);
+		for (;;)
+			cpu_hlt();
+	}
+	nr_cpus = (unsigned int)cpus;
+	ram_size = ram;
+	idt_init();
+	exit(main());
+}

@@ -1,0 +1,281 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Runs one guest under uvfio-vmm with a fresh uvfio-testdev, and checks
+# the exit status and the output.  Exit 0 pass, 1 fail, 77 skip (no
+# usable /dev/kvm).  Every VMM run is bounded by a timeout.
+#
+# usage: run-guest.sh [options] VMM TESTDEV GUEST
+#   --expect N      exit status the VMM must give (default 0)
+#   --cpus N        vCPUs (default 1)
+#   --need TEXT     a line of output must contain TEXT (repeatable)
+#   --check-bars    BAR lines the guest prints match the VMM's report
+#   --check-exits   the VMM's final counters: no MMIO exits for BAR1..5,
+#                   some for BAR0
+#   --disconnect    kill the device once the guest says READY; the VMM
+#                   must fail with 125 and say the device disconnected
+#   --hostile       broken and hostile ELF files instead of GUEST
+#   --cli           bad command lines
+set -u
+
+expect=0
+cpus=1
+needs=""
+mode=run
+check_bars=0
+check_exits=0
+TIMEOUT=${GUEST_TIMEOUT:-60}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--expect) expect=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--need) needs="$needs$2
+"; shift 2 ;;
+	--check-bars) check_bars=1; shift ;;
+	--check-exits) check_exits=1; shift ;;
+	--disconnect) mode=disconnect; shift ;;
+	--hostile) mode=hostile; shift ;;
+	--cli) mode=cli; shift ;;
+	*) break ;;
+	esac
+done
+if [ $# -ne 3 ]; then
+	echo "usage: $0 [options] VMM TESTDEV GUEST" >&2
+	exit 1
+fi
+vmm=$1
+testdev=$2
+guest=$3
+
+if [ ! -c /dev/kvm ] || ! (: <>/dev/kvm) 2>/dev/null; then
+	echo "SKIP: /dev/kvm is missing or not accessible to $(id -un)"
+	exit 77
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/uvfio-guest.XXXXXX") || exit 1
+sock=$tmp/sock
+tdpid=
+vmpid=
+cleanup() {
+	[ -n "$vmpid" ] && kill -KILL "$vmpid" 2>/dev/null
+	[ -n "$tdpid" ] && kill -TERM "$tdpid" 2>/dev/null && wait "$tdpid"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+start_testdev() {
+	"$testdev" --socket "$sock" 2>"$tmp/testdev.log" &
+	tdpid=$!
+	i=0
+	while [ ! -S "$sock" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "uvfio-testdev did not listen on $sock"
+		kill -0 "$tdpid" 2>/dev/null || fail "uvfio-testdev died"
+		sleep 0.1
+	done
+}
+
+# run_vmm OUT ARGS...: the VMM's status in $status, output in OUT.
+run_vmm() {
+	out=$1
+	shift
+	start=$(date +%s.%N)
+	timeout -k 5 "$TIMEOUT" "$vmm" "$@" >"$out" 2>&1
+	status=$?
+	end=$(date +%s.%N)
+	echo "--- $vmm $* (status $status," \
+		"$(awk "BEGIN { printf \"%.3f\", $end - $start }") s)"
+	cat "$out"
+	[ $status -eq 124 ] && fail "the VMM ran over ${TIMEOUT}s"
+	[ $status -gt 125 ] && fail "the VMM died of a signal ($status)"
+	return 0
+}
+
+vmm_args() {
+	echo "--mem 64M --cpus $cpus --device vfio-user,socket=$sock --stats -v"
+}
+
+check_needs() {
+	printf '%s' "$needs" | while IFS= read -r n; do
+		[ -z "$n" ] && continue
+		grep -qF -- "$n" "$1" || { echo "FAIL: output lacks '$n'"; \
+			exit 1; }
+	done || exit 1
+	if grep -q '^FAIL' "$1"; then
+		fail "the guest reported failures"
+	fi
+}
+
+# Each "BARn at A size S" the guest printed matches the VMM's line.
+check_bar_lines() {
+	n=0
+	grep '^BAR[0-5] at ' "$1" >"$tmp/bars" || fail "no BAR lines"
+	while read -r bar _ addr _ size; do
+		grep -q "00:01.0 $bar mem[0-9]* at $addr size $size " "$1" ||
+			fail "guest sees $bar at $addr size $size; the VMM" \
+				"reported otherwise"
+		n=$((n + 1))
+	done <"$tmp/bars"
+	[ $n -eq 6 ] || fail "$n BAR lines, want 6"
+	echo "BAR lines match the VMM's report"
+}
+
+stat_of() {
+	sed -n "s/^uvfio-vmm: stat $2 \([0-9]*\)$/\1/p" "$1"
+}
+
+check_exit_stats() {
+	for bar in 1 2 3 4 5; do
+		v=$(stat_of "$1" "mmio.dev0.bar$bar")
+		[ "$v" = 0 ] || fail "BAR$bar caused '$v' MMIO exits"
+	done
+	v=$(stat_of "$1" mmio.dev0.bar0)
+	[ -n "$v" ] && [ "$v" -gt 0 ] || fail "BAR0 caused no MMIO exits"
+	echo "exit counters: BAR1..5 0, BAR0 $v"
+}
+
+run_one() {
+	start_testdev
+	# shellcheck disable=SC2046
+	run_vmm "$tmp/out" $(vmm_args) --guest "$guest"
+	[ "$status" -eq "$expect" ] ||
+		fail "exit status $status, want $expect"
+	check_needs "$tmp/out"
+	[ $check_bars -eq 1 ] && check_bar_lines "$tmp/out"
+	[ $check_exits -eq 1 ] && check_exit_stats "$tmp/out"
+	echo "PASS"
+}
+
+run_disconnect() {
+	start_testdev
+	# shellcheck disable=SC2046
+	timeout -k 5 "$TIMEOUT" "$vmm" $(vmm_args) --guest "$guest" \
+		>"$tmp/out" 2>&1 &
+	vmpid=$!
+	i=0
+	until grep -q '^READY' "$tmp/out"; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$vmpid" 2>/dev/null; then
+			cat "$tmp/out"
+			fail "the guest never became ready"
+		fi
+		sleep 0.1
+	done
+	kill -KILL "$tdpid"
+	wait "$tdpid" 2>/dev/null
+	tdpid=
+	wait "$vmpid"
+	status=$?
+	vmpid=
+	cat "$tmp/out"
+	[ "$status" -eq 125 ] || fail "exit status $status, want 125"
+	grep -q 'disconnected' "$tmp/out" || fail "no word of the disconnect"
+	echo "PASS"
+}
+
+# patch OFF BYTES: a copy of the guest with BYTES (printf octal escapes,
+# little endian) written at OFF.
+patch() {
+	cp "$guest" "$tmp/bad.elf"
+	printf "$2" | dd of="$tmp/bad.elf" bs=1 seek="$1" conv=notrunc \
+		2>/dev/null
+}
+
+expect_refused() {
+	run_vmm "$tmp/out" --mem 64M --guest "$1"
+	[ "$status" -eq 125 ] || fail "$2: exit status $status, want 125"
+	grep -q "$3" "$tmp/out" || fail "$2: no '$3' in the error"
+}
+
+run_hostile() {
+	ff='\377\377\377\377\377\377\377\377'
+	# Program headers of our guests start at 64 (checked here).
+	phoff=$(od -An -j32 -N8 -tu8 "$guest" | tr -d ' ')
+	[ "$phoff" = 64 ] || fail "guest's e_phoff is $phoff, not 64"
+
+	: >"$tmp/empty.elf"
+	expect_refused "$tmp/empty.elf" "empty file" "not an ELF"
+	echo "#!/bin/sh" >"$tmp/text.elf"
+	expect_refused "$tmp/text.elf" "text file" "not an ELF"
+	head -c 100 "$guest" >"$tmp/short.elf"
+	expect_refused "$tmp/short.elf" "truncated" "program header table"
+	expect_refused "$tmp" "directory" "regular file"
+	expect_refused "$tmp/nonexistent" "missing file" "No such file"
+	patch 16 '\003\000'			# e_type ET_DYN
+	expect_refused "$tmp/bad.elf" "ET_DYN" "not a static executable"
+	patch 18 '\050\000'			# e_machine EM_ARM
+	expect_refused "$tmp/bad.elf" "wrong machine" "x86-64"
+	patch 24 '\000\000\000\000\000\000\000\000'	# e_entry 0
+	expect_refused "$tmp/bad.elf" "entry 0" "entry point"
+	patch 32 "$ff"				# e_phoff huge
+	expect_refused "$tmp/bad.elf" "e_phoff" "program header table"
+	patch 56 '\377\377'			# e_phnum 65535
+	expect_refused "$tmp/bad.elf" "e_phnum" "program header table"
+	patch 54 '\020\000'			# e_phentsize 16
+	expect_refused "$tmp/bad.elf" "e_phentsize" "program header table"
+	patch $((64 + 8)) "$ff"			# p_offset huge
+	expect_refused "$tmp/bad.elf" "p_offset" "bad sizes"
+	patch $((64 + 32)) "$ff"		# p_filesz huge
+	expect_refused "$tmp/bad.elf" "p_filesz" "bad sizes"
+	patch $((64 + 40)) "$ff"		# p_memsz wraps
+	expect_refused "$tmp/bad.elf" "p_memsz" "outside the load area"
+	patch $((64 + 16)) '\000\020\000\000\000\000\000\000'	# at 0x1000
+	expect_refused "$tmp/bad.elf" "low p_vaddr" "outside the load area"
+	patch $((64 + 16)) '\000\360\377\377\377\377\377\377'	# wraps
+	expect_refused "$tmp/bad.elf" "wrapping p_vaddr" \
+		"outside the load area"
+	patch $((64 + 16)) '\000\000\000\004\000\000\000\000'	# 64 MiB
+	expect_refused "$tmp/bad.elf" "p_vaddr past RAM" \
+		"outside the load area"
+	echo "PASS"
+}
+
+expect_usage() {
+	run_vmm "$tmp/out" "$@"
+	[ "$status" -eq 125 ] || fail "'$*': exit status $status, want 125"
+	grep -q "$want" "$tmp/out" || fail "'$*': no '$want' in the output"
+}
+
+run_cli() {
+	want="usage:"
+	expect_usage
+	expect_usage --guest "$guest" --bogus
+	expect_usage --guest "$guest" extra
+	want="bad --mem"
+	expect_usage --guest "$guest" --mem 1
+	expect_usage --guest "$guest" --mem 5G
+	expect_usage --guest "$guest" --mem 3M
+	expect_usage --guest "$guest" --mem 64X
+	expect_usage --guest "$guest" --mem -- -1
+	want="bad --cpus"
+	expect_usage --guest "$guest" --cpus 0
+	expect_usage --guest "$guest" --cpus 65
+	expect_usage --guest "$guest" --cpus 1x
+	want="bad --device"
+	expect_usage --guest "$guest" --device vfio-user
+	expect_usage --guest "$guest" --device vfio-user,socket=
+	expect_usage --guest "$guest" --device virtio,socket=/x
+	expect_usage --guest "$guest" --device vfio-user,path=/x
+	expect_usage --guest "$guest" \
+		--device vfio-user,socket=/a,socket=/b
+	want="cannot connect"
+	expect_usage --guest "$guest" --device vfio-user,socket="$tmp/none"
+	run_vmm "$tmp/out" --help
+	[ "$status" -eq 0 ] && grep -q "usage:" "$tmp/out" ||
+		fail "--help: status $status"
+	echo "PASS"
+}
+
+case $mode in
+run) run_one ;;
+disconnect) run_disconnect ;;
+hostile) run_hostile ;;
+cli) run_cli ;;
+esac

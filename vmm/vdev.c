@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A vfio-user device in a PCI slot: the connection, its DMA window over
+ * all of guest RAM, and the guest's configuration space accesses.
+ *
+ * The VMM emulates the BAR registers (addresses are the VMM's business,
+ * as with vfio-pci) and watches the command register's memory enable;
+ * every other config byte goes to the device.  All guest accesses meet
+ * the device in exactly two functions, vdev_dev_cfg() and vdev_dev_bar()
+ * below: those are the interrupt hook.  Once the router exists, the
+ * device is attached with uvfio_client_irq_attach(vd->c, router) at the
+ * end of vdev_open() (and detached first thing in vdev_close()), and the
+ * two functions call uvfio_client_cfg_read/write and
+ * uvfio_client_bar_read/write instead of plain region accesses, so that
+ * MSI/MSI-X capability bytes and the MSI-X table and PBA (which vbar.c
+ * already keeps out of memory slots, so they always trap) are emulated.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vdev.h"
+
+static bool lost(int err)
+{
+	return err == -ECONNRESET || err == -EPIPE || err == -ENOTCONN ||
+	       err == -ESHUTDOWN;
+}
+
+/*
+ * A lost device stops the VM with a message.  Any other failure is the
+ * device refusing one access: the guest sees what a master abort gives
+ * (reads of all ones, writes dropped) and runs on.
+ */
+static int access_failed(struct vdev *vd, const char *what, uint64_t off,
+			 void *data, uint32_t len, bool write, int err)
+{
+	if (lost(err)) {
+		vmm_err("device %u (%s) disconnected during %s %s at %#llx: %s",
+			vd->index, vd->socket, what, write ? "write" : "read",
+			(unsigned long long)off, strerror(-err));
+		return -ECONNRESET;
+	}
+	vmm_err("device %u (%s): %s %s at %#llx failed: %s", vd->index,
+		vd->socket, what, write ? "write" : "read",
+		(unsigned long long)off, strerror(-err));
+	if (!write)
+		memset(data, 0xff, len);
+	return 0;
+}
+
+int vdev_dev_cfg(struct vdev *vd, uint32_t off, void *data, uint32_t len,
+		 bool write)
+{
+	int ret;
+
+	if (off > vd->cfg_size || len > vd->cfg_size - off) {
+		if (!write)
+			memset(data, 0xff, len);
+		return 0;
+	}
+	if (write)
+		ret = uvfio_client_region_write(
+			vd->c, VFIO_PCI_CONFIG_REGION_INDEX, off, data, len, 0);
+	else
+		ret = uvfio_client_region_read(
+			vd->c, VFIO_PCI_CONFIG_REGION_INDEX, off, data, len);
+	if (ret < 0)
+		return access_failed(vd, "config", off, data, len, write, ret);
+	return 0;
+}
+
+int vdev_dev_bar(struct vdev *vd, unsigned int bar, uint64_t off, void *data,
+		 uint32_t len, bool write)
+{
+	char what[8] = "BARn";
+	int ret;
+
+	if (write)
+		ret = uvfio_client_region_write(vd->c, bar, off, data, len, 0);
+	else
+		ret = uvfio_client_region_read(vd->c, bar, off, data, len);
+	if (ret >= 0)
+		return 0;
+	what[3] = (char)('0' + bar);
+	return access_failed(vd, what, off, data, len, write, ret);
+}
+
+static void set_command(struct vdev *vd, uint16_t cmd)
+{
+	bool was = vd->command & PCI_COMMAND_MEMORY;
+
+	vd->command = cmd;
+	if (was != !!(cmd & PCI_COMMAND_MEMORY))
+		vbar_update_all(vd);
+}
+
+static bool is_bar_reg(uint32_t dw)
+{
+	return dw >= PCI_BASE_ADDRESS_0 && dw <= PCI_BASE_ADDRESS_5;
+}
+
+/* Accesses arrive within one dword (the host bridge sees to it). */
+int vdev_cfg_access(struct vdev *vd, uint32_t off, void *data, uint32_t len,
+		    bool write)
+{
+	uint32_t dw = off & ~3u, byte = off & 3, v;
+	uint16_t cmd;
+	int ret = 0;
+
+	pthread_mutex_lock(&vd->lock);
+	if (is_bar_reg(dw) || dw == PCI_ROM_ADDRESS) {
+		/* No expansion ROM is offered: that register reads 0. */
+		v = dw == PCI_ROM_ADDRESS ?
+			    0 :
+			    vbar_reg_read(vd, (dw - PCI_BASE_ADDRESS_0) / 4);
+		if (!write) {
+			memcpy(data, (uint8_t *)&v + byte, len);
+		} else if (dw != PCI_ROM_ADDRESS) {
+			memcpy((uint8_t *)&v + byte, data, len);
+			vbar_reg_write(vd, (dw - PCI_BASE_ADDRESS_0) / 4, v);
+		}
+		goto out;
+	}
+	ret = vdev_dev_cfg(vd, off, data, len, write);
+	if (ret || !write || off >= PCI_COMMAND + 2 || off + len <= PCI_COMMAND)
+		goto out;
+	cmd = vd->command;
+	if (off <= PCI_COMMAND && off + len > PCI_COMMAND)
+		cmd = (cmd & 0xff00) | ((uint8_t *)data)[PCI_COMMAND - off];
+	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND + 1)
+		cmd = (uint16_t)((cmd & 0x00ff) |
+				 ((uint8_t *)data)[PCI_COMMAND + 1 - off] << 8);
+	set_command(vd, cmd);
+out:
+	pthread_mutex_unlock(&vd->lock);
+	return ret;
+}
+
+uint64_t vdev_bar_exits(const struct vdev *vd, unsigned int bar)
+{
+	if (bar >= UVFIO_PCI_NUM_BARS)
+		return 0;
+	return __atomic_load_n(&vd->bars[bar].exits, __ATOMIC_RELAXED);
+}
+
+static int check_device(struct vdev *vd)
+{
+	const struct uvfio_region *r;
+	struct uvfio_device_info info;
+	int ret;
+
+	ret = uvfio_client_device_info(vd->c, &info);
+	if (ret < 0) {
+		vmm_err("device %u (%s): device info: %s", vd->index,
+			vd->socket, strerror(-ret));
+		return ret;
+	}
+	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
+	    info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
+		vmm_err("device %u (%s): not a PCI device with config space",
+			vd->index, vd->socket);
+		return -ENODEV;
+	}
+	ret = uvfio_client_region_info(vd->c, VFIO_PCI_CONFIG_REGION_INDEX, &r);
+	if (ret < 0 || r->size < UVFIO_PCI_CFG_SIZE) {
+		vmm_err("device %u (%s): config region: %s", vd->index,
+			vd->socket, ret < 0 ? strerror(-ret) : "too small");
+		return ret < 0 ? ret : -EPROTO;
+	}
+	vd->cfg_size = r->size;
+	/* Start from power-on state, whatever an earlier client left. */
+	if (info.flags & VFIO_DEVICE_FLAGS_RESET) {
+		ret = uvfio_client_reset(vd->c);
+		if (ret < 0) {
+			vmm_err("device %u (%s): reset: %s", vd->index,
+				vd->socket, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Firmware leaves memory decoding on; bus mastering is the driver's. */
+static int enable_decoding(struct vdev *vd)
+{
+	uint16_t cmd;
+	int ret;
+
+	ret = vdev_dev_cfg(vd, PCI_COMMAND, &cmd, sizeof(cmd), false);
+	if (ret)
+		return ret;
+	cmd |= PCI_COMMAND_MEMORY;
+	ret = vdev_dev_cfg(vd, PCI_COMMAND, &cmd, sizeof(cmd), true);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&vd->lock);
+	vd->command = 0;
+	set_command(vd, cmd);
+	pthread_mutex_unlock(&vd->lock);
+	return 0;
+}
+
+static int map_ram(struct vdev *vd)
+{
+	struct guest_ram *ram = &vd->vm->ram;
+	int ret;
+
+	ret = uvfio_client_dma_map(vd->c, 0, ram->size,
+				   UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE,
+				   ram->hva, ram->fd, 0);
+	if (ret < 0)
+		vmm_err("device %u (%s): DMA map of guest RAM: %s", vd->index,
+			vd->socket, strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
+{
+	struct vdev *vd;
+	int ret;
+
+	vd = calloc(1, sizeof(*vd));
+	if (!vd)
+		return NULL;
+	vd->vm = vm;
+	vd->socket = socket;
+	vd->index = index;
+	pthread_mutex_init(&vd->lock, NULL);
+	vd->c = uvfio_client_connect(socket, NULL);
+	if (!vd->c) {
+		ret = -errno;
+		vmm_err("device %u: cannot connect to %s: %s", index, socket,
+			strerror(errno));
+		goto err;
+	}
+	ret = check_device(vd);
+	if (!ret)
+		ret = vdev_dev_cfg(vd, PCI_VENDOR_ID, &vd->vendor, 2, false);
+	if (!ret)
+		ret = vdev_dev_cfg(vd, PCI_DEVICE_ID, &vd->device, 2, false);
+	if (!ret)
+		ret = vbar_probe(vd);
+	if (!ret)
+		ret = map_ram(vd);
+	if (ret)
+		goto err;
+	vbar_assign(vd, &vm->pci_next);
+	ret = enable_decoding(vd);
+	if (ret)
+		goto err;
+	return vd;
+err:
+	vdev_close(vd);
+	errno = -ret;
+	return NULL;
+}
+
+void vdev_close(struct vdev *vd)
+{
+	if (!vd)
+		return;
+	pthread_mutex_lock(&vd->lock);
+	vbar_release(vd);
+	pthread_mutex_unlock(&vd->lock);
+	if (vd->c)
+		uvfio_client_close(vd->c);
+	pthread_mutex_destroy(&vd->lock);
+	free(vd);
+}
+
+void vdev_print(const struct vdev *vd)
+{
+	vmm_info(vd->vm, "00:%02x.0 %04x:%04x %s", vd->index + 1, vd->vendor,
+		 vd->device, vd->socket);
+	vbar_print(vd);
+}

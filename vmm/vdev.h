@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A vfio-user device on the VMM's PCI bus: state shared by vdev.c
+ * (connection, configuration space) and vbar.c (BARs in guest memory).
+ */
+#ifndef UVFIO_VMM_VDEV_H
+#define UVFIO_VMM_VDEV_H
+
+#include <uvfio/client.h>
+#include <uvfio/pci.h>
+
+#include "vmm.h"
+
+#define VBAR_MAX_MAPS (UVFIO_CLIENT_MAX_AREAS * 3)
+
+/* A piece of a BAR that the guest reaches through a KVM memory slot. */
+struct vmap {
+	uint64_t off; /* in the BAR, page aligned */
+	uint64_t size; /* page multiple */
+	uint8_t *hva;
+	int slot; /* -1 while not in guest memory */
+};
+
+struct vbar {
+	struct vdev *vd;
+	unsigned int index;
+	uint64_t size; /* 0: not implemented (or upper half) */
+	bool io;
+	bool mem64;
+	bool prefetch;
+	bool upper; /* the high dword of the BAR below */
+	uint64_t addr; /* what the guest programmed, size-masked */
+	bool live; /* decoding at live_addr */
+	uint64_t live_addr;
+	struct mmio_range mmio;
+	struct vmap maps[VBAR_MAX_MAPS];
+	unsigned int nr_maps;
+	uint64_t exits; /* trapped accesses (atomic) */
+};
+
+/* Where the MSI-X table or PBA sits: kept out of memory slots. */
+struct msix_area {
+	bool present;
+	unsigned int bar;
+	uint64_t off;
+	uint64_t len;
+};
+
+struct vdev {
+	struct vm *vm;
+	const char *socket;
+	unsigned int index; /* PCI device number is index + 1 */
+	struct uvfio_client *c;
+	uint64_t cfg_size;
+	/* Guest config writes and BAR moves; not held for BAR accesses. */
+	pthread_mutex_t lock;
+	uint16_t command; /* as the guest last wrote it */
+	struct vbar bars[UVFIO_PCI_NUM_BARS];
+	struct msix_area msix_table;
+	struct msix_area msix_pba;
+	uint16_t vendor;
+	uint16_t device;
+};
+
+/* vdev.c: the device-facing ends of guest accesses (see there). */
+int vdev_dev_cfg(struct vdev *vd, uint32_t off, void *data, uint32_t len,
+		 bool write);
+int vdev_dev_bar(struct vdev *vd, unsigned int bar, uint64_t off, void *data,
+		 uint32_t len, bool write);
+
+/* vbar.c */
+int vbar_probe(struct vdev *vd);
+/* Firmware's job: addresses in the PCI window, largest BAR first. */
+void vbar_assign(struct vdev *vd, uint64_t *next);
+/* The guest's view of BAR register dword i (0..5). */
+uint32_t vbar_reg_read(struct vdev *vd, unsigned int i);
+void vbar_reg_write(struct vdev *vd, unsigned int i, uint32_t val);
+/* Brings every BAR's mapping in line with the command register. */
+void vbar_update_all(struct vdev *vd);
+void vbar_release(struct vdev *vd);
+void vbar_print(const struct vdev *vd);
+
+#endif

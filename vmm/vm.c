@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The KVM VM: creation with the in-kernel irqchip, the registry of
+ * memory slots (RAM and mapped BAR areas), and stopping.
+ *
+ * Interrupt hook: a later change creates the router here, right after
+ * KVM_CREATE_IRQCHIP, with uvfio_irq_router_new_kvm(vm->fd, 0), keeps
+ * it in struct vm and frees it in vm_destroy() after the devices.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+void vmm_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs(PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void vmm_info(const struct vm *vm, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!vm->cfg->verbose)
+		return;
+	va_start(ap, fmt);
+	fputs(PROG ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int open_kvm(struct vm *vm)
+{
+	int ret, n;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		vmm_err("cannot open /dev/kvm: %s", strerror(errno));
+		return ret;
+	}
+	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION) {
+		vmm_err("KVM API version %d, want %d", ret, KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <=
+		    0 ||
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0 ||
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXT_CPUID) <= 0) {
+		vmm_err("KVM lacks immediate exit, irqchip or CPUID2");
+		return -ENOTSUP;
+	}
+	n = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (n < (int)sizeof(struct kvm_run)) {
+		vmm_err("KVM_GET_VCPU_MMAP_SIZE: %s",
+			n < 0 ? strerror(errno) : "too small");
+		return n < 0 ? -errno : -EPROTO;
+	}
+	vm->run_size = (size_t)n;
+	n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	if (n <= 1) {
+		vmm_err("KVM offers %d memory slots", n);
+		return -ENOTSUP;
+	}
+	vm->nr_slots = n < VM_MAX_SLOTS ? (uint32_t)n : VM_MAX_SLOTS;
+	return 0;
+}
+
+static int create_vm(struct vm *vm)
+{
+	uint64_t idmap = KVM_IDMAP_GPA;
+
+	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		vmm_err("KVM_CREATE_VM: %s", strerror(errno));
+		return -errno;
+	}
+	/* Both only matter on Intel; they must lie outside RAM and BARs. */
+	if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0) {
+		vmm_err("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_GPA) < 0) {
+		vmm_err("KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		vmm_err("KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_init(struct vm *vm, const struct vm_config *cfg)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = -1;
+	vm->fd = -1;
+	vm->ram.fd = -1;
+	pthread_mutex_init(&vm->slot_lock, NULL);
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	mmio_init(&vm->mmio);
+	pcihost_init(&vm->host);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		ret = -errno;
+		vmm_err("eventfd: %s", strerror(errno));
+		return ret;
+	}
+	ret = open_kvm(vm);
+	if (!ret)
+		ret = create_vm(vm);
+	if (ret)
+		return ret;
+	ret = ram_init(vm, cfg->ram_size);
+	if (ret)
+		vmm_err("guest RAM of %llu bytes: %s",
+			(unsigned long long)cfg->ram_size, strerror(-ret));
+	return ret;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_cpus; i++)
+		vcpu_destroy(&vm->cpus[i]);
+	for (i = 0; i < vm->nr_devs; i++)
+		vdev_close(vm->devs[i]);
+	vm->nr_devs = 0;
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	ram_destroy(&vm->ram);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	mmio_destroy(&vm->mmio);
+	pcihost_destroy(&vm->host);
+	pthread_mutex_destroy(&vm->slot_lock);
+	pthread_mutex_destroy(&vm->stop_lock);
+}
+
+static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		    void *hva)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+int vm_slot_map(struct vm *vm, uint64_t gpa, uint64_t size, void *hva)
+{
+	uint32_t slot;
+	int ret = -ENOSPC;
+
+	if (!size || (gpa | size | (uintptr_t)hva) & 0xfff || gpa + size < gpa)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->slot_lock);
+	for (slot = 0; slot < vm->nr_slots; slot++) {
+		if (vm->slot_used[slot / 64] & (1ull << (slot % 64)))
+			continue;
+		ret = set_slot(vm, slot, gpa, size, hva);
+		if (!ret) {
+			vm->slot_used[slot / 64] |= 1ull << (slot % 64);
+			ret = (int)slot;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&vm->slot_lock);
+	return ret;
+}
+
+void vm_slot_unmap(struct vm *vm, int slot)
+{
+	int ret;
+
+	if (slot < 0 || (uint32_t)slot >= vm->nr_slots)
+		return;
+	pthread_mutex_lock(&vm->slot_lock);
+	ret = set_slot(vm, (uint32_t)slot, 0, 0, NULL);
+	if (ret)
+		vmm_err("deleting memory slot %d: %s", slot, strerror(-ret));
+	else
+		vm->slot_used[slot / 64] &= ~(1ull << (slot % 64));
+	pthread_mutex_unlock(&vm->slot_lock);
+}
+
+void vm_stop(struct vm *vm, int status)
+{
+	uint64_t one = 1;
+	unsigned int i;
+	bool first;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	first = !vm->stopping;
+	if (first) {
+		vm->stopping = true;
+		vm->status = status;
+		for (i = 0; i < vm->nr_cpus; i++)
+			vcpu_kick(&vm->cpus[i]);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	if (first && write(vm->stop_fd, &one, sizeof(one)) < 0)
+		vmm_err("waking the main thread: %s", strerror(errno));
+}
+
+bool vm_stopping(struct vm *vm)
+{
+	bool s;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	s = vm->stopping;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return s;
+}

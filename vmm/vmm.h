@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uvfio-vmm internals: the VM and what hangs off it.  Each .c file owns
+ * one concern; this header is the map between them.
+ *
+ * Guest physical layout (identity mapped, so also the guest's virtual
+ * layout):
+ *   0x0000_0000  page 0, RAM but not mapped (catches NULL)
+ *   0x0000_1000  GDT and TSS               (boot.c)
+ *   0x0000_2000  page tables               (boot.c)
+ *   0x0010_0000  guest ELF segments, up to the stacks
+ *   RAM end      per-vCPU stacks, 64 KiB each, vCPU 0 at the top
+ *   0xc000_0000  PCI memory window, BARs assigned here (vdev.c)
+ *   0xfec0_0000  IOAPIC, 0xfee0_0000 LAPIC (in-kernel irqchip)
+ *   0xfeff_c000  KVM identity map page and TSS pages (vm.c)
+ *
+ * Guest entry ABI: 64-bit mode, CPL 0, paging on, interrupts off;
+ * RDI = vCPU index, RSI = number of vCPUs, RDX = RAM size in bytes,
+ * RSP = top of the vCPU's stack (16-byte aligned).
+ *
+ * Ports: 0xe9 console (bytes out), 0xf4 exit (value out becomes the
+ * VMM's exit status), 0xf8/0xfc statistics (see stats.c), 0xcf8/0xcfc
+ * PCI configuration mechanism #1.
+ */
+#ifndef UVFIO_VMM_H
+#define UVFIO_VMM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+#define PROG "uvfio-vmm"
+
+/* Exit status for the VMM's own failures (guests should not use it). */
+#define VMM_EXIT_ERROR 125
+
+#define VMM_MAX_CPUS 64
+#define VMM_MAX_DEVS 31 /* PCI devices 1..31 on bus 0 */
+
+#define GPA_GDT 0x1000ull
+#define GPA_TSS 0x1800ull
+#define GPA_PML4 0x2000ull
+#define GPA_PDPT 0x3000ull
+#define GPA_PD 0x4000ull /* 4 pages: 0..4 GiB in 2 MiB pages */
+#define GPA_PT0 0x8000ull /* 4 KiB pages of the first 2 MiB */
+#define GPA_BOOT_END 0x9000ull
+#define GPA_LOAD_MIN 0x100000ull
+#define GUEST_STACK_SIZE 0x10000ull
+
+#define PCI_MMIO_BASE 0xc0000000ull
+#define PCI_MMIO_END 0xfec00000ull
+#define KVM_IDMAP_GPA 0xfeffc000ull
+#define KVM_TSS_GPA 0xfeffd000ull
+
+#define RAM_MIN (4ull << 20)
+#define RAM_MAX PCI_MMIO_BASE
+
+#define PORT_CONSOLE 0xe9
+#define PORT_EXIT 0xf4
+#define PORT_STATS_SEL 0xf8
+#define PORT_STATS_HI 0xfc
+#define PORT_PCI_ADDR 0xcf8
+#define PORT_PCI_DATA 0xcfc
+
+struct vm;
+struct vdev;
+
+/* mem.c: guest RAM, a sealed memfd mapped at GPA 0. */
+struct guest_ram {
+	int fd;
+	uint8_t *hva;
+	uint64_t size;
+};
+int ram_init(struct vm *vm, uint64_t size);
+void ram_destroy(struct guest_ram *ram);
+/* Host pointer for [gpa, gpa + len) in RAM, or NULL. */
+void *ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len);
+
+/* stats.c: exit counters.  Each vCPU writes only its own. */
+struct exit_stats {
+	uint64_t exits;
+	uint64_t io;
+	uint64_t mmio;
+	uint64_t mmio_unassigned;
+	uint64_t hlt;
+	uint64_t intr;
+	uint64_t other;
+};
+void stats_inc(uint64_t *counter);
+uint64_t stats_read(const uint64_t *counter);
+/* Selector values for the stats port. */
+#define STAT_EXITS 0
+#define STAT_IO 1
+#define STAT_MMIO 2
+#define STAT_MMIO_UNASSIGNED 3
+#define STAT_HLT 4
+#define STAT_DEV_BAR(dev, bar) (0x100 + (dev)*8 + (bar))
+int stats_get(struct vm *vm, uint32_t sel, uint64_t *val);
+void stats_print(struct vm *vm);
+
+/* mmio.c: guest physical ranges that exit, dispatched to handlers. */
+typedef int (*mmio_fn)(void *opaque, uint64_t off, void *data, uint32_t len,
+		       bool write);
+struct mmio_range {
+	uint64_t base;
+	uint64_t size;
+	mmio_fn fn;
+	void *opaque;
+	struct mmio_range *next;
+	bool live;
+};
+struct mmio_bus {
+	pthread_rwlock_t lock;
+	struct mmio_range *head;
+};
+void mmio_init(struct mmio_bus *bus);
+void mmio_destroy(struct mmio_bus *bus);
+/* Adds r (owned by the caller) at [base, base + size). */
+int mmio_add(struct mmio_bus *bus, struct mmio_range *r, uint64_t base,
+	     uint64_t size);
+void mmio_del(struct mmio_bus *bus, struct mmio_range *r);
+/* 1 if handled, 0 if nothing is there, or a negative errno. */
+int mmio_dispatch(struct mmio_bus *bus, uint64_t gpa, void *data, uint32_t len,
+		  bool write);
+
+/* pcihost.c: configuration mechanism #1, bus 0. */
+struct pci_host {
+	pthread_mutex_t lock;
+	uint32_t addr; /* last dword written to 0xcf8 */
+};
+void pcihost_init(struct pci_host *h);
+void pcihost_destroy(struct pci_host *h);
+int pcihost_io(struct vm *vm, uint16_t port, void *data, uint32_t len,
+	       bool write);
+
+/* io.c: port I/O of one vCPU. */
+struct vcpu;
+int io_dispatch(struct vcpu *cpu, uint16_t port, void *data, uint32_t len,
+		bool write);
+
+/* elf.c: loads a guest into RAM; *entry is where it starts. */
+int elf_load(struct guest_ram *ram, const char *path, uint64_t load_end,
+	     uint64_t *entry);
+
+/* boot.c: GDT, TSS and identity page tables in guest RAM. */
+int boot_build(struct guest_ram *ram);
+
+/* cpu.c: vCPUs, each on its own thread. */
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	uint32_t stats_sel; /* this vCPU's stats port selector */
+	struct exit_stats stats;
+};
+int vcpu_create(struct vm *vm, struct vcpu *cpu, unsigned int index,
+		uint64_t entry);
+int vcpu_start(struct vcpu *cpu);
+/* Makes a running KVM_RUN return; caller holds the VM's stop_lock. */
+void vcpu_kick(struct vcpu *cpu);
+void vcpu_join(struct vcpu *cpu);
+void vcpu_destroy(struct vcpu *cpu);
+int vcpu_signal_init(void);
+
+/* vm.c */
+struct vm_config {
+	uint64_t ram_size;
+	unsigned int nr_cpus;
+	const char *guest;
+	const char *sockets[VMM_MAX_DEVS];
+	unsigned int nr_devs;
+	bool stats;
+	bool verbose;
+};
+
+#define VM_MAX_SLOTS 512
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int fd;
+	size_t run_size;
+	struct guest_ram ram;
+	/* Memory slots: slot 0 is RAM; BAR mappings come and go. */
+	pthread_mutex_t slot_lock;
+	uint32_t nr_slots;
+	uint64_t slot_used[VM_MAX_SLOTS / 64];
+	struct mmio_bus mmio;
+	struct pci_host host;
+	struct vdev *devs[VMM_MAX_DEVS];
+	unsigned int nr_devs;
+	uint64_t pci_next; /* BAR allocator in the PCI window */
+	struct vcpu cpus[VMM_MAX_CPUS];
+	unsigned int nr_cpus;
+	/* Stop: first status wins; stop_fd wakes the main thread. */
+	pthread_mutex_t stop_lock;
+	bool stopping;
+	int status;
+	int stop_fd;
+};
+
+int vm_init(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+/* Maps hva at [gpa, gpa + size); returns the slot number or -errno. */
+int vm_slot_map(struct vm *vm, uint64_t gpa, uint64_t size, void *hva);
+void vm_slot_unmap(struct vm *vm, int slot);
+/* Ends the VM with status (the first call wins) and kicks every vCPU. */
+void vm_stop(struct vm *vm, int status);
+bool vm_stopping(struct vm *vm);
+/* Runs the guest to its end; returns the exit status. */
+int vm_run(struct vm *vm);
+
+/* vdev.c: a vfio-user device, PCI device index + 1 on bus 0. */
+struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index);
+void vdev_close(struct vdev *vd);
+/* Guest configuration access to the device, any size 1, 2 or 4. */
+int vdev_cfg_access(struct vdev *vd, uint32_t off, void *data, uint32_t len,
+		    bool write);
+uint64_t vdev_bar_exits(const struct vdev *vd, unsigned int bar);
+void vdev_print(const struct vdev *vd);
+
+void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vmm_info(const struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
