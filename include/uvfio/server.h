@@ -141,11 +141,104 @@ int uvfio_dev_run(struct uvfio_dev *dev, bool once);
  */
 void uvfio_dev_stop(struct uvfio_dev *dev);
 
-/* Interrupts: raise vector of index (VFIO_PCI_*_IRQ_INDEX). */
+/*
+ * Interrupts.  The client enables one of INTx, MSI and MSI-X at a time
+ * and wires vectors to eventfds with SET_IRQS; ERR and REQ take one
+ * eventfd each.  The semantics are those of Linux vfio-pci, plus masking
+ * of MSI and MSI-X vectors (MASK/UNMASK with DATA_NONE or DATA_BOOL).
+ *
+ * uvfio_dev_irq_trigger() raises vector of index (VFIO_PCI_*_IRQ_INDEX)
+ * from any thread, with no lock and no allocation: one write() to the
+ * vector's eventfd.  A masked vector keeps one pending interrupt (raises
+ * while it is pending coalesce) and delivers it when unmasked.  INTx is
+ * automasked: each delivery masks it until the client's UNMASK (by
+ * message or through its unmask eventfd), so INTx raises in between
+ * stay pending.  Returns 0 when delivered or held pending, -ENOENT when
+ * the client has not enabled the index or wired the vector (nothing is
+ * kept), -EINVAL for an index or vector that does not exist.
+ */
 int uvfio_dev_irq_trigger(struct uvfio_dev *dev, unsigned int index,
 			  uint32_t vector);
 /* Which index the client has enabled (-1 for none) among INTx/MSI/MSI-X. */
 int uvfio_dev_irq_mode(struct uvfio_dev *dev);
+
+/*
+ * INTx as a level, as vfio-pci sees a physical line: asserting raises it
+ * like uvfio_dev_irq_trigger(), and while it stays asserted every UNMASK
+ * delivers again; deasserting withdraws what is pending.  A device that
+ * only ever pulses INTx uses uvfio_dev_irq_trigger() instead.
+ */
+int uvfio_dev_intx_set_level(struct uvfio_dev *dev, bool asserted);
+
+/* uvfio_dev_irq_status() bits. */
+#define UVFIO_IRQ_LIVE (1u << 0)        /* enabled, and a raise can land */
+#define UVFIO_IRQ_MASKED (1u << 1)
+#define UVFIO_IRQ_PENDING (1u << 2)
+/* A vector's state (for a PBA, or tests), or -EINVAL. */
+int uvfio_dev_irq_status(struct uvfio_dev *dev, unsigned int index,
+			 uint32_t vector);
+/* Withdraws a pending interrupt; returns 1 if one was pending, else 0. */
+int uvfio_dev_irq_clear_pending(struct uvfio_dev *dev, unsigned int index,
+				uint32_t vector);
+
+/*
+ * Backends.  A vector is delivered by writing its eventfd unless the
+ * device chose otherwise.  Backends may change at any time from one
+ * thread per vector; a raise meanwhile is held pending, not lost.
+ *
+ * Emulated: delivery calls fn (from the raising thread, or from the
+ * thread that unmasks) instead of writing an eventfd, so such a vector
+ * needs no eventfd, only its index enabled.  fn NULL goes back to the
+ * eventfd.
+ */
+typedef void (*uvfio_irq_emulated_fn)(struct uvfio_dev *dev, void *priv,
+				      unsigned int index, uint32_t vector);
+int uvfio_dev_irq_set_emulated(struct uvfio_dev *dev, unsigned int index,
+			       uint32_t vector, uvfio_irq_emulated_fn fn,
+			       void *priv);
+
+/*
+ * IMS, an interrupt message store owned by the device: slots holding an
+ * MSI message (address, data, PASID) and a mask bit, as a device keeps
+ * them in its own memory.  An MSI-X vector backed by a slot delivers
+ * through the vector's eventfd only while the slot is unmasked; a raise
+ * against a masked slot leaves it pending, and unmasking the slot
+ * delivers once.  Slots start masked.  One slot backs at most one
+ * vector.  A store may serve several devices; free it after the devices
+ * using it are destroyed or their vectors rebound.  Slot functions are
+ * safe from any thread (program/get of one slot are not atomic as a
+ * whole: serialize them if they can race).
+ */
+struct uvfio_ims;
+struct uvfio_ims_entry {
+	uint64_t address;
+	uint32_t data;
+	uint32_t pasid;
+	bool masked;
+	bool pending;
+};
+#define UVFIO_IMS_MAX_SLOTS (1u << 24)
+struct uvfio_ims *uvfio_ims_new(uint32_t slots);
+void uvfio_ims_free(struct uvfio_ims *ims);
+int uvfio_ims_program(struct uvfio_ims *ims, uint32_t slot, uint64_t address,
+		      uint32_t data, uint32_t pasid);
+int uvfio_ims_set_mask(struct uvfio_ims *ims, uint32_t slot, bool masked);
+int uvfio_ims_get(struct uvfio_ims *ims, uint32_t slot,
+		  struct uvfio_ims_entry *out);
+/* Backs an MSI-X vector by slot; ims NULL goes back to the eventfd. */
+int uvfio_dev_irq_set_ims(struct uvfio_dev *dev, unsigned int index,
+			  uint32_t vector, struct uvfio_ims *ims,
+			  uint32_t slot);
+/*
+ * MSI-X with more vectors than the capability's 2048, as Linux backs
+ * guest vectors with IMS: sets the MSI-X count to count (2049 ..
+ * 2048 + slots left in ims from first_slot), vector 2048 + i backed by
+ * slot first_slot + i.  Those vectors stay IMS-backed (they may move to
+ * another slot, never to a plain eventfd).  Before a client attaches,
+ * like uvfio_dev_set_irq_count(), which it replaces for MSI-X.
+ */
+int uvfio_dev_set_msix_ims(struct uvfio_dev *dev, uint32_t count,
+			   struct uvfio_ims *ims, uint32_t first_slot);
 
 /*
  * DMA.  Access flags for uvfio_dma_get().

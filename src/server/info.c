@@ -156,7 +156,7 @@ int handle_irq_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		return -EINVAL;
 	out = (struct vfio_irq_info){
 		.argsz = sizeof(out),
-		.flags = VFIO_IRQ_INFO_EVENTFD,
+		.flags = irq_info_flags(in.index),
 		.index = in.index,
 		.count = dev->irqs[in.index].count,
 	};

@@ -1,166 +1,188 @@
 // SPDX-License-Identifier: MIT
 /*
- * SET_IRQS and raising interrupts.  This covers eventfd assignment and
- * release per vector, disabling an index, and loopback triggers; masking
- * is refused until the interrupt frontend implements it.
+ * Interrupts: per-index state (vector arrays, which index is enabled),
+ * teardown when a client leaves, and the device's interrupt API.
+ * SET_IRQS itself is parsed in irq_set.c.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
-#include "priv.h"
+#include "irq.h"
+
+int irq_mode_get(struct uvfio_dev *dev)
+{
+	return atomic_load(&dev->irq_mode) - 1;
+}
+
+static void free_vectors(struct irq_index *q)
+{
+	ims_unbind_all(q);
+	free(q->vec);
+	q->vec = NULL;
+	q->count = 0;
+	q->nvec = 0;
+}
 
 int irq_init(struct uvfio_dev *dev, unsigned int index, uint32_t count)
 {
 	struct irq_index *q = &dev->irqs[index];
-	_Atomic int *efd = NULL;
+	struct irq_vec *vec = NULL;
+	uint32_t s = 0;
 
 	if (count) {
-		efd = calloc(count, sizeof(*efd));
-		if (!efd)
+		vec = calloc(count, sizeof(*vec));
+		if (!vec)
 			return -ENOMEM;
-		for (uint32_t i = 0; i < count; i++)
-			atomic_init(&efd[i], -1);
 	}
-	free((void *)q->efd);
-	q->efd = efd;
-	q->count = count;
+	/* ERR and REQ have no enable step: an eventfd is all they need. */
+	if (index == VFIO_PCI_ERR_IRQ_INDEX || index == VFIO_PCI_REQ_IRQ_INDEX)
+		s = VEC_ON;
+	else if (index == VFIO_PCI_INTX_IRQ_INDEX)
+		s = VEC_AUTOMASK;
+	for (uint32_t i = 0; i < count; i++) {
+		atomic_init(&vec[i].state, s);
+		atomic_init(&vec[i].busy, 0);
+		atomic_init(&vec[i].efd, -1);
+	}
+	free_vectors(q);
+	*q = (struct irq_index){
+		.dev = dev,
+		.index = index,
+		.count = count,
+		.nvec = s & VEC_ON ? count : 0,
+		.vec = vec,
+	};
 	return 0;
 }
 
-static void release(struct irq_index *q, uint32_t start, uint32_t count)
+/* Dispatch thread: turns nvec vectors of q on, q becoming the mode. */
+void irq_enable(struct irq_index *q, uint32_t nvec)
 {
-	for (uint32_t i = start; i < start + count; i++) {
-		int fd = atomic_exchange(&q->efd[i], -1);
+	q->nvec = nvec;
+	for (uint32_t v = 0; v < nvec; v++)
+		vec_update(q, v, 0, VEC_ON);
+	atomic_store(&q->dev->irq_mode, (int)q->index + 1);
+}
 
-		if (fd >= 0)
-			close(fd);
+/*
+ * Dispatch thread: every vector off (raises fail from here on), then
+ * eventfds closed once no raiser uses them.  The INTx line level is the
+ * device's and stays; the client's masks go with the client's enable.
+ */
+void irq_disable(struct irq_index *q)
+{
+	bool single = q->index == VFIO_PCI_ERR_IRQ_INDEX ||
+		      q->index == VFIO_PCI_REQ_IRQ_INDEX;
+
+	if (q->index == VFIO_PCI_INTX_IRQ_INDEX)
+		irq_watch_set(q->dev, -1);
+	for (uint32_t v = 0; v < q->count; v++) {
+		vec_update(q, v, (single ? 0 : VEC_ON) | VEC_MASKED, 0);
+		vec_set_fd(q, v, -1);
 	}
+	if (single)
+		return;
+	q->nvec = 0;
+	if (irq_mode_get(q->dev) == (int)q->index)
+		atomic_store(&q->dev->irq_mode, 0);
 }
 
 void irq_release_all(struct uvfio_dev *dev)
 {
 	for (unsigned int i = 0; i < VFIO_PCI_NUM_IRQS; i++)
-		release(&dev->irqs[i], 0, dev->irqs[i].count);
+		if (dev->irqs[i].vec)
+			irq_disable(&dev->irqs[i]);
+	atomic_store(&dev->irq_mode, 0);
 }
 
 void irq_free(struct uvfio_dev *dev)
 {
 	irq_release_all(dev);
-	for (unsigned int i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
-		free((void *)dev->irqs[i].efd);
-		dev->irqs[i].efd = NULL;
-		dev->irqs[i].count = 0;
+	irq_watch_free(dev);
+	for (unsigned int i = 0; i < VFIO_PCI_NUM_IRQS; i++)
+		free_vectors(&dev->irqs[i]);
+}
+
+uint32_t irq_info_flags(unsigned int index)
+{
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		return VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE |
+		       VFIO_IRQ_INFO_AUTOMASKED;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		/* MASKABLE: our superset of vfio-pci, see irq_set.c. */
+		return VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE |
+		       VFIO_IRQ_INFO_NORESIZE;
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		/* Vectors are added on demand, as vfio-pci's dynamic MSI-X. */
+		return VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE;
+	default:
+		return VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE;
 	}
 }
 
-static int signal_fd(int fd)
+static struct irq_index *find(struct uvfio_dev *dev, unsigned int index,
+			      uint32_t vector)
 {
-	uint64_t one = 1;
-
-	if (fd < 0)
-		return -ENOENT;
-	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+	if (!dev || index >= VFIO_PCI_NUM_IRQS ||
+	    vector >= dev->irqs[index].count)
+		return NULL;
+	return &dev->irqs[index];
 }
 
 int uvfio_dev_irq_trigger(struct uvfio_dev *dev, unsigned int index,
 			  uint32_t vector)
 {
-	if (index >= VFIO_PCI_NUM_IRQS || vector >= dev->irqs[index].count)
+	struct irq_index *q = find(dev, index, vector);
+	int r;
+
+	if (!q)
 		return -EINVAL;
-	return signal_fd(atomic_load(&dev->irqs[index].efd[vector]));
+	r = vec_raise(q, vector, 0);
+	return r < 0 ? r : 0;
+}
+
+int uvfio_dev_intx_set_level(struct uvfio_dev *dev, bool asserted)
+{
+	struct irq_index *q = find(dev, VFIO_PCI_INTX_IRQ_INDEX, 0);
+	int r;
+
+	if (!q)
+		return -EINVAL;
+	if (!asserted) {
+		vec_update(q, 0, VEC_LEVEL | VEC_PENDING, 0);
+		return 0;
+	}
+	r = vec_raise(q, 0, VEC_LEVEL);
+	return r < 0 ? r : 0;
 }
 
 int uvfio_dev_irq_mode(struct uvfio_dev *dev)
 {
-	for (unsigned int i = VFIO_PCI_INTX_IRQ_INDEX;
-	     i <= VFIO_PCI_MSIX_IRQ_INDEX; i++)
-		for (uint32_t v = 0; v < dev->irqs[i].count; v++)
-			if (atomic_load(&dev->irqs[i].efd[v]) >= 0)
-				return (int)i;
-	return -1;
+	return irq_mode_get(dev);
 }
 
-/* An irq fd must be an eventfd: the kernel names its inode so. */
-static bool is_eventfd(int fd)
+int uvfio_dev_irq_status(struct uvfio_dev *dev, unsigned int index,
+			 uint32_t vector)
 {
-	char path[32], link[32];
-	ssize_t n;
+	struct irq_index *q = find(dev, index, vector);
+	uint32_t s;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return errno == ENOENT; /* no /proc: cannot tell */
-	link[n] = 0;
-	return !strcmp(link, "anon_inode:[eventfd]");
+	if (!q)
+		return -EINVAL;
+	s = atomic_load(&q->vec[vector].state);
+	return (vec_live(s) ? UVFIO_IRQ_LIVE : 0) |
+	       (s & VEC_MASKED ? UVFIO_IRQ_MASKED : 0) |
+	       (s & VEC_PENDING ? UVFIO_IRQ_PENDING : 0);
 }
 
-static int assign(struct irq_index *q, struct vfio_irq_set *s,
-		  struct uvfio_msg *msg)
+int uvfio_dev_irq_clear_pending(struct uvfio_dev *dev, unsigned int index,
+				uint32_t vector)
 {
-	/* No fds: release the range (the spec's de-assign). */
-	if (!msg->nfds) {
-		release(q, s->start, s->count);
-		return 0;
-	}
-	if (msg->nfds != s->count)
-		return -EINVAL;
-	for (uint32_t i = 0; i < s->count; i++)
-		if (!is_eventfd(msg->fds[i]))
-			return -EINVAL;
-	for (uint32_t i = 0; i < s->count; i++) {
-		int old = atomic_exchange(&q->efd[s->start + i], msg->fds[i]);
+	struct irq_index *q = find(dev, index, vector);
 
-		msg->fds[i] = -1;
-		if (old >= 0)
-			close(old);
-	}
-	return 0;
-}
-
-int handle_set_irqs(struct uvfio_dev *dev, struct uvfio_msg *msg)
-{
-	struct vfio_irq_set s;
-	struct irq_index *q;
-	uint32_t data = 0, action, datalen;
-	const uint8_t *bools;
-
-	if (msg->size < sizeof(s))
+	if (!q)
 		return -EINVAL;
-	memcpy(&s, msg->payload, sizeof(s));
-	data = s.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
-	action = s.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-	if (s.argsz < sizeof(s) ||
-	    s.flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK |
-			VFIO_IRQ_SET_ACTION_TYPE_MASK) ||
-	    __builtin_popcount(data) != 1 || __builtin_popcount(action) != 1 ||
-	    s.index >= VFIO_PCI_NUM_IRQS)
-		return -EINVAL;
-	q = &dev->irqs[s.index];
-	datalen = data == VFIO_IRQ_SET_DATA_BOOL ? s.count : 0;
-	if (msg->size != sizeof(s) + datalen)
-		return -EINVAL;
-	if (data != VFIO_IRQ_SET_DATA_EVENTFD && msg->nfds)
-		return -EINVAL;
-	if (!s.count) {
-		if (data != VFIO_IRQ_SET_DATA_NONE ||
-		    action != VFIO_IRQ_SET_ACTION_TRIGGER || s.start)
-			return -EINVAL;
-		release(q, 0, q->count);
-		return 0;
-	}
-	if (s.start >= q->count || s.count > q->count - s.start)
-		return -EINVAL;
-	if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
-		return -ENOTSUP;
-	if (data == VFIO_IRQ_SET_DATA_EVENTFD)
-		return assign(q, &s, msg);
-	bools = (const uint8_t *)msg->payload + sizeof(s);
-	for (uint32_t i = 0; i < s.count; i++)
-		if (data == VFIO_IRQ_SET_DATA_NONE || bools[i])
-			signal_fd(atomic_load(&q->efd[s.start + i]));
-	return 0;
+	return !!(atomic_fetch_and(&q->vec[vector].state, ~VEC_PENDING) &
+		  VEC_PENDING);
 }

@@ -28,9 +28,16 @@ struct region {
 	uint32_t subtype;
 };
 
+/* Interrupts: see irq.h. */
+struct irq_vec;
+struct irq_watch;
+
 struct irq_index {
-	uint32_t count;
-	_Atomic int *efd;       /* per vector, -1: none */
+	struct uvfio_dev *dev;
+	uint32_t index;
+	uint32_t count;         /* vectors, as GET_IRQ_INFO reports */
+	uint32_t nvec;          /* enabled ones (MSI cannot grow); 0: off */
+	struct irq_vec *vec;
 };
 
 struct dma_window {
@@ -72,6 +79,8 @@ struct uvfio_dev {
 	struct region *regions;
 	uint32_t nregions;
 	struct irq_index irqs[VFIO_PCI_NUM_IRQS];
+	atomic_int irq_mode;            /* enabled INTx/MSI/MSI-X + 1; 0 */
+	struct irq_watch *irq_watch;    /* INTx unmask eventfd, or NULL */
 
 	int listen_fd;
 	char *path;
@@ -117,9 +126,10 @@ int handle_region_write(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_write_multi(struct uvfio_dev *dev, struct uvfio_msg *msg);
 void region_free(struct region *r);
 
-/* irq.c */
+/* irq.c, irq_set.c */
 int handle_set_irqs(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int irq_init(struct uvfio_dev *dev, unsigned int index, uint32_t count);
+uint32_t irq_info_flags(unsigned int index);
 void irq_release_all(struct uvfio_dev *dev);
 void irq_free(struct uvfio_dev *dev);
 

@@ -226,7 +226,14 @@ static void test_set_irqs_bounds(void **state)
 	/* count 0 only disables, which takes DATA_NONE. */
 	set_irqs_err(c, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
 		     msi, 0, 0);
-	/* The edges themselves are fine. */
+	/* Enabled (no fds: nothing wired), the edges themselves are fine. */
+	s.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	s.start = 0;
+	s.count = m;
+	hs_expect_ok(c, VFIO_USER_DEVICE_SET_IRQS, &s, sizeof(s), NULL);
+	s.flags = trig;
+	s.start = m - 1;
+	s.count = 1;
 	hs_expect_ok(c, VFIO_USER_DEVICE_SET_IRQS, &s, sizeof(s), NULL);
 	s.start = 0;
 	s.count = 0;

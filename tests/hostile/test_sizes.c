@@ -53,10 +53,11 @@ static void test_fixed_sizes(void **state)
 	const struct vfio_user_dma_unmap um = { .argsz = 24,
 						.addr = DMA_ADDR,
 						.size = PAGE };
+	/* Unassigning ERR's (absent) eventfd: valid in any state. */
 	const struct vfio_irq_set irq = { .argsz = 20,
-					  .flags = VFIO_IRQ_SET_DATA_NONE |
+					  .flags = VFIO_IRQ_SET_DATA_EVENTFD |
 						   VFIO_IRQ_SET_ACTION_TRIGGER,
-					  .index = VFIO_PCI_MSI_IRQ_INDEX,
+					  .index = VFIO_PCI_ERR_IRQ_INDEX,
 					  .count = 1 };
 	const struct fixed cases[] = {
 		{ VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info) },
@@ -274,6 +275,9 @@ static void test_set_irqs_data_size(void **state)
 	/* ioctl-style: fds as an int array in the data, not SCM_RIGHTS. */
 	n = irq_msg(buf, efd_trig, msi, 0, 1, 4);
 	hs_expect_err(c, VFIO_USER_DEVICE_SET_IRQS, buf, n, EINVAL);
+	/* Enabled (no fds: nothing wired), the exact size works. */
+	n = irq_msg(buf, efd_trig, msi, 0, 4, 0);
+	hs_expect_ok(c, VFIO_USER_DEVICE_SET_IRQS, buf, n, NULL);
 	n = irq_msg(buf, bool_trig, msi, 0, 4, 4);
 	hs_expect_ok(c, VFIO_USER_DEVICE_SET_IRQS, buf, n, NULL);
 }
