@@ -155,4 +155,72 @@ int uvfio_client_raw(struct uvfio_client *c, uint16_t cmd, const void *req,
 		     size_t len, const int *fds, unsigned int nfds,
 		     void *reply, size_t cap);
 
+/*
+ * Interrupt emulation.  After uvfio_client_irq_attach() the client owns
+ * the guest-visible MSI and MSI-X state: the VMM sends every guest config
+ * access through uvfio_client_cfg_read/write and every trapped access to
+ * a BAR through uvfio_client_bar_read/write.  Bytes of the MSI and MSI-X
+ * capabilities and of the MSI-X table and PBA are emulated (config writes
+ * are forwarded to the device as well); everything else goes to the
+ * device.  Enabling, the function mask, per-vector masks and new messages
+ * become routes on the router, eventfds bound to them and SET_IRQS to
+ * the device.  A masked vector's interrupt sets its pending bit (PBA, or
+ * MSI Pending Bits) and is delivered once on unmask.
+ *
+ * A failure to route or to reach the device (no eventfd, no route, the
+ * router or the device refusing) is returned by the access that caused it
+ * as a negative errno, and that access leaves the emulated state as it
+ * was (a write spanning two table entries keeps the first if the second
+ * fails).  MSI-X table accesses of any size and alignment are emulated
+ * byte-wise (the PCI spec only allows aligned dwords and qwords); PBA
+ * writes are ignored.  An MSI-X vector is routed once its address is
+ * non-zero; before that, an interrupt on it is pending while the vector
+ * is masked and dropped once it is unmasked.  MSI's Multiple Message
+ * Enable is read when MSI is enabled.  These calls may come from several
+ * vCPU threads.  Without an attached router, cfg and bar accesses go
+ * straight to the device.  Detach before uvfio_client_close().
+ */
+struct uvfio_irq_router;
+
+int uvfio_client_irq_attach(struct uvfio_client *c,
+			    struct uvfio_irq_router *r);
+/* Disables MSI, MSI-X and INTx at the device and releases the routes. */
+void uvfio_client_irq_detach(struct uvfio_client *c);
+
+/* Guest config space access; off + len within the config region. */
+int uvfio_client_cfg_read(struct uvfio_client *c, uint32_t off, void *buf,
+			  size_t len);
+int uvfio_client_cfg_write(struct uvfio_client *c, uint32_t off,
+			   const void *buf, size_t len);
+/* Guest access to BAR bar (0..5); off + len within the BAR's region. */
+int uvfio_client_bar_read(struct uvfio_client *c, unsigned int bar,
+			  uint64_t off, void *buf, size_t len);
+int uvfio_client_bar_write(struct uvfio_client *c, unsigned int bar,
+			   uint64_t off, const void *buf, size_t len);
+
+/*
+ * INTx on the router's level-triggered route to interrupt controller pin
+ * pin.  The device masks INTx when it fires; the guest's EOI signals the
+ * resample eventfd (KVM does it; a VMM without KVM calls
+ * uvfio_client_intx_eoi()), which unmasks it at the device.  INTx steps
+ * aside while MSI or MSI-X is enabled and comes back after.
+ */
+int uvfio_client_intx_enable(struct uvfio_client *c, unsigned int pin);
+int uvfio_client_intx_disable(struct uvfio_client *c);
+int uvfio_client_intx_eoi(struct uvfio_client *c);
+
+/* A vector's emulated state, for tests and tools. */
+struct uvfio_client_vector {
+	uint64_t address;
+	uint32_t data;
+	bool enabled;           /* MSI/MSI-X is enabled for it */
+	bool masked;            /* vector mask or function mask */
+	bool pending;
+	int route;              /* router handle, -1 for none */
+};
+int uvfio_client_msix_vector(struct uvfio_client *c, uint32_t v,
+			     struct uvfio_client_vector *out);
+int uvfio_client_msi_vector(struct uvfio_client *c, uint32_t v,
+			    struct uvfio_client_vector *out);
+
 #endif

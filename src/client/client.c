@@ -371,6 +371,8 @@ void uvfio_client_close(struct uvfio_client *c)
 {
 	if (!c)
 		return;
+	/* A VMM that forgot to detach leaks no eventfds or routes. */
+	uvfio_client_irq_detach(c);
 	shutdown(c->main.fd, SHUT_RDWR);
 	destroy(c);
 }

@@ -12,6 +12,8 @@
 
 #include "proto/chan.h"
 
+struct cl_irqemu;
+
 #define CL_HDR sizeof(struct vfio_user_header)
 #define CL_PAGE 4096u
 /* More regions than any PCI device has; bounds the cache a server sizes. */
@@ -59,6 +61,9 @@ struct uvfio_client {
 	bool thread_started;
 
 	struct uvfio_client_stats stats; /* updated with __atomic builtins */
+
+	/* Interrupt emulation (irqemu.h); NULL until uvfio_client_irq_attach. */
+	struct cl_irqemu *irq;
 };
 
 /* A request; the caller holds c->lock around the call and the parsing. */

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device raise to VMM delivery through the userspace router: an
+ * in-process device (one MSI-X vector, served by its own thread over a
+ * socketpair) raises with uvfio_dev_irq_trigger(); the client's MSI-X
+ * emulation has routed the vector on the userspace router, whose thread
+ * calls the delivery callback.  One interrupt at a time; the raiser spins
+ * until the callback has run.  The floor is the router's own primitive:
+ * an eventfd write waking a thread blocked reading it, which then flags
+ * the spinning writer the same way.  A second, informational floor has
+ * the woken thread blocked in epoll_wait() and then reading, which is
+ * what a router watching many eventfds must do.  Rounds alternate.
+ *
+ * usage: irq_user [iterations]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uvfio/client.h>
+#include <uvfio/irq.h>
+#include <uvfio/pci.h>
+#include <uvfio/server.h>
+
+#define ROUNDS 40
+#define TABLE_OFF 0x0
+#define PBA_OFF 0x800
+#define BAR_SIZE 0x1000
+
+struct bench {
+	struct uvfio_dev *dev;
+	pthread_t dev_thread;
+	struct uvfio_client *c;
+	struct uvfio_irq_router *r;
+	atomic_uint_fast64_t seen; /* callbacks */
+	atomic_uint_fast64_t floor_seen;
+	int floor_fd;
+	pthread_t floor_thread;
+	atomic_uint_fast64_t ep_seen;
+	int ep_fd; /* eventfd, non-blocking */
+	int epfd;
+	pthread_t ep_thread;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[n / 2];
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "irq_user: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static ssize_t bar0(struct uvfio_dev *dev, void *priv, uint64_t off, void *buf,
+		    size_t count, bool is_write)
+{
+	if (!is_write)
+		memset(buf, 0, count);
+	return (ssize_t)count;
+}
+
+static void *dev_main(void *arg)
+{
+	struct bench *b = arg;
+
+	uvfio_dev_run(b->dev, true);
+	return NULL;
+}
+
+static void deliver(void *opaque, uint64_t address, uint32_t data)
+{
+	struct bench *b = opaque;
+
+	atomic_fetch_add_explicit(&b->seen, 1, memory_order_release);
+}
+
+static void *floor_main(void *arg)
+{
+	struct bench *b = arg;
+	uint64_t cnt;
+
+	while (read(b->floor_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
+		atomic_fetch_add_explicit(&b->floor_seen, 1,
+					  memory_order_release);
+	return NULL;
+}
+
+static void *ep_main(void *arg)
+{
+	struct bench *b = arg;
+	struct epoll_event ev;
+	uint64_t cnt;
+
+	for (;;) {
+		if (epoll_wait(b->epfd, &ev, 1, -1) != 1)
+			continue;
+		if (read(b->ep_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
+			atomic_fetch_add_explicit(&b->ep_seen, 1,
+						  memory_order_release);
+	}
+	return NULL;
+}
+
+static void make_dev(struct bench *b, int fd)
+{
+	static const struct uvfio_pci_ids ids = { .vendor_id = 0x1234,
+						  .device_id = 0x0001 };
+	struct uvfio_region_desc rd = { .size = BAR_SIZE,
+					.flags = UVFIO_REGION_RW,
+					.access = bar0 };
+	int r;
+
+	b->dev = uvfio_dev_create(&ids, UVFIO_PCI_CFG_SIZE, NULL, b, NULL);
+	if (!b->dev)
+		die("uvfio_dev_create", errno);
+	r = uvfio_pci_add_cap_msix(uvfio_dev_pci(b->dev), 1, 0, TABLE_OFF, 0,
+				   PBA_OFF);
+	if (r >= 0)
+		r = uvfio_dev_add_region(b->dev, VFIO_PCI_BAR0_REGION_INDEX,
+					 &rd);
+	if (r >= 0)
+		r = uvfio_dev_set_irq_count(b->dev, VFIO_PCI_MSIX_IRQ_INDEX, 1);
+	if (r >= 0)
+		r = uvfio_dev_attach_fd(b->dev, fd);
+	if (r < 0)
+		die("device", -r);
+	r = pthread_create(&b->dev_thread, NULL, dev_main, b);
+	if (r)
+		die("pthread_create", r);
+}
+
+/* The guest's side: program vector 0, enable MSI-X. */
+static void enable_msix(struct bench *b)
+{
+	const uint32_t ent[4] = { 0xfee00000, 0, 0x31, 0 };
+	struct uvfio_pci_cfg *cfg = calloc(1, sizeof(*cfg));
+	uint8_t raw[UVFIO_PCI_CFG_SIZE];
+	uint16_t fl;
+	uint8_t pos;
+	int r;
+
+	if (!cfg)
+		die("calloc", ENOMEM);
+	r = uvfio_client_cfg_read(b->c, 0, raw, sizeof(raw));
+	if (r < 0)
+		die("cfg_read", -r);
+	uvfio_pci_load(cfg, raw, sizeof(raw));
+	pos = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
+	free(cfg);
+	if (!pos)
+		die("no MSI-X capability", ENODEV);
+	r = uvfio_client_bar_write(b->c, 0, TABLE_OFF, ent, sizeof(ent));
+	if (r < 0)
+		die("table write", -r);
+	fl = (uint16_t)(raw[pos + PCI_MSIX_FLAGS] |
+			raw[pos + PCI_MSIX_FLAGS + 1] << 8);
+	fl |= PCI_MSIX_FLAGS_ENABLE;
+	r = uvfio_client_cfg_write(b->c, pos + PCI_MSIX_FLAGS, &fl, 2);
+	if (r < 0)
+		die("MSI-X enable", -r);
+}
+
+static void setup(struct bench *b)
+{
+	int sv[2], r;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		die("socketpair", errno);
+	make_dev(b, sv[0]);
+	b->c = uvfio_client_attach_fd(sv[1], NULL);
+	if (!b->c)
+		die("client", errno);
+	b->r = uvfio_irq_router_new_user(deliver, b, 0);
+	if (!b->r)
+		die("router", errno);
+	r = uvfio_client_irq_attach(b->c, b->r);
+	if (r < 0)
+		die("irq_attach", -r);
+	enable_msix(b);
+
+	b->floor_fd = eventfd(0, EFD_CLOEXEC);
+	if (b->floor_fd < 0)
+		die("eventfd", errno);
+	r = pthread_create(&b->floor_thread, NULL, floor_main, b);
+	if (r)
+		die("pthread_create", r);
+
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	b->ep_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	b->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (b->ep_fd < 0 || b->epfd < 0 ||
+	    epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->ep_fd, &ev))
+		die("epoll", errno);
+	r = pthread_create(&b->ep_thread, NULL, ep_main, b);
+	if (r)
+		die("pthread_create", r);
+}
+
+static void wait_for(atomic_uint_fast64_t *ctr, uint64_t want)
+{
+	while (atomic_load_explicit(ctr, memory_order_acquire) < want)
+		__builtin_ia32_pause();
+}
+
+static void real_round(struct bench *b, uint64_t *lat, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t want = atomic_load(&b->seen) + 1, t0 = now_ns();
+		int r = uvfio_dev_irq_trigger(b->dev, VFIO_PCI_MSIX_IRQ_INDEX,
+					      0);
+
+		if (r < 0)
+			die("uvfio_dev_irq_trigger", -r);
+		wait_for(&b->seen, want);
+		lat[i] = now_ns() - t0;
+	}
+}
+
+static void floor_round(int fd, atomic_uint_fast64_t *seen, uint64_t *lat,
+			size_t n)
+{
+	static const uint64_t one = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t want = atomic_load(seen) + 1, t0 = now_ns();
+
+		if (write(fd, &one, sizeof(one)) != sizeof(one))
+			die("eventfd write", errno);
+		wait_for(seen, want);
+		lat[i] = now_ns() - t0;
+	}
+}
+
+static void teardown(struct bench *b)
+{
+	uvfio_client_irq_detach(b->c);
+	uvfio_irq_router_free(b->r);
+	uvfio_client_close(b->c);
+	pthread_join(b->dev_thread, NULL);
+	uvfio_dev_destroy(b->dev);
+	/* A closed eventfd does not wake a blocked reader: cancel it. */
+	pthread_cancel(b->floor_thread);
+	pthread_join(b->floor_thread, NULL);
+	close(b->floor_fd);
+	pthread_cancel(b->ep_thread);
+	pthread_join(b->ep_thread, NULL);
+	close(b->epfd);
+	close(b->ep_fd);
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = argc > 1 ? strtoul(argv[1], NULL, 0) : 40000;
+	uint64_t *lat, *all_real, *all_floor, *all_ep;
+	struct bench *b = calloc(1, sizeof(*b));
+	size_t per;
+
+	if (n < ROUNDS) {
+		fprintf(stderr, "usage: %s [iterations >= %d]\n", argv[0],
+			ROUNDS);
+		return 2;
+	}
+	per = n / ROUNDS;
+	lat = calloc(per, sizeof(*lat));
+	all_real = calloc(per * ROUNDS, sizeof(*all_real));
+	all_floor = calloc(per * ROUNDS, sizeof(*all_floor));
+	all_ep = calloc(per * ROUNDS, sizeof(*all_ep));
+	if (!b || !lat || !all_real || !all_floor || !all_ep)
+		die("calloc", ENOMEM);
+	setup(b);
+
+	real_round(b, all_real, per); /* warm up all */
+	floor_round(b->floor_fd, &b->floor_seen, all_floor, per);
+	floor_round(b->ep_fd, &b->ep_seen, all_ep, per);
+	for (int r = 0; r < ROUNDS; r++) {
+		floor_round(b->floor_fd, &b->floor_seen, all_floor + r * per,
+			    per);
+		real_round(b, all_real + r * per, per);
+		floor_round(b->ep_fd, &b->ep_seen, all_ep + r * per, per);
+	}
+	for (int r = 0; r < ROUNDS; r += ROUNDS / 4) {
+		memcpy(lat, all_floor + r * per, per * sizeof(*lat));
+		printf("round %2d: floor %llu ns", r,
+		       (unsigned long long)median(lat, per));
+		memcpy(lat, all_real + r * per, per * sizeof(*lat));
+		printf(", irq %llu ns", (unsigned long long)median(lat, per));
+		memcpy(lat, all_ep + r * per, per * sizeof(*lat));
+		printf(", epoll floor %llu ns\n",
+		       (unsigned long long)median(lat, per));
+	}
+	teardown(b);
+
+	uint64_t mr = median(all_real, per * ROUNDS);
+	uint64_t mf = median(all_floor, per * ROUNDS);
+	uint64_t me = median(all_ep, per * ROUNDS);
+
+	printf("irq_user: epoll floor %llu ns, ratio to it %.2f\n",
+	       (unsigned long long)me, (double)mr / (double)me);
+	printf("irq_user: %llu ns, floor %llu ns, ratio %.2f\n",
+	       (unsigned long long)mr, (unsigned long long)mf,
+	       (double)mr / (double)mf);
+	free(lat);
+	free(all_real);
+	free(all_floor);
+	free(all_ep);
+	free(b);
+	return 0;
+}
