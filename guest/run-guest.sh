@@ -12,6 +12,8 @@
 #   --check-bars    BAR lines the guest prints match the VMM's report
 #   --check-exits   the VMM's final counters: no MMIO exits for BAR1..5,
 #                   some for BAR0
+#   --worker        the device runs commands on its worker thread, so
+#                   completions (and their interrupts) come asynchronously
 #   --disconnect    kill the device once the guest says READY; the VMM
 #                   must fail with 125 and say the device disconnected
 #   --hostile       broken and hostile ELF files instead of GUEST
@@ -24,6 +26,7 @@ needs=""
 mode=run
 check_bars=0
 check_exits=0
+tdargs=""
 TIMEOUT=${GUEST_TIMEOUT:-60}
 
 while [ $# -gt 0 ]; do
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
 "; shift 2 ;;
 	--check-bars) check_bars=1; shift ;;
 	--check-exits) check_exits=1; shift ;;
+	--worker) tdargs="--worker"; shift ;;
 	--disconnect) mode=disconnect; shift ;;
 	--hostile) mode=hostile; shift ;;
 	--cli) mode=cli; shift ;;
@@ -71,7 +75,8 @@ fail() {
 }
 
 start_testdev() {
-	"$testdev" --socket "$sock" 2>"$tmp/testdev.log" &
+	# shellcheck disable=SC2086
+	"$testdev" --socket "$sock" $tdargs 2>"$tmp/testdev.log" &
 	tdpid=$!
 	i=0
 	while [ ! -S "$sock" ]; do

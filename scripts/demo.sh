@@ -1,6 +1,9 @@
 #!/bin/sh
 # make demo: start uvfio-testdev, list it with uvfio-lspci, run
-# uvfio-pcitest against it, and summarize.  Exits with pcitest's status.
+# uvfio-pcitest against it, then boot the demo guest under uvfio-vmm with
+# the same device (MSI-X, MSI, INTx and DMA from inside a KVM guest), and
+# summarize.  Exits with the first failure's status (pcitest's, then the
+# VMM's); the VMM part is skipped, saying why, without a usable /dev/kvm.
 # The device is always stopped and the temporary directory removed.
 set -u
 
@@ -8,6 +11,8 @@ build=${1:?usage: demo.sh BUILDDIR}
 dev=$build/devices/testdev/uvfio-testdev
 lspci=$build/tools/uvfio-lspci
 pcitest=$build/tools/uvfio-pcitest
+vmm=$build/vmm/uvfio-vmm
+guest=$build/guest/guest_demo.elf
 
 for exe in "$dev" "$lspci" "$pcitest"; do
 	if [ ! -x "$exe" ]; then
@@ -61,6 +66,22 @@ echo "=== uvfio-pcitest --socket $sock"
 rc=$?
 cat "$tmp/pcitest.out"
 
+# The VMM demo: the guest prints its own summary; the VMM adds counters.
+vmm_rc=
+vmm_why=
+if [ ! -x "$vmm" ] || [ ! -f "$guest" ]; then
+	vmm_why="uvfio-vmm or the demo guest was not built (x86-64 only)"
+elif [ ! -c /dev/kvm ] || ! (: <>/dev/kvm) 2>/dev/null; then
+	vmm_why="/dev/kvm is missing or not accessible to $(id -un)"
+else
+	echo
+	echo "=== uvfio-vmm --guest $guest --device vfio-user,socket=$sock"
+	timeout -k 5 120 "$vmm" --mem 64M --device vfio-user,socket="$sock" \
+		--stats --guest "$guest" >"$tmp/vmm.out" 2>&1
+	vmm_rc=$?
+	cat "$tmp/vmm.out"
+fi
+
 echo
 echo "=== summary"
 if [ "$lspci_rc" -eq 0 ]; then
@@ -71,6 +92,14 @@ fi
 result=$(grep '^pcitest: ' "$tmp/pcitest.out" | tail -n 1)
 echo "pcitest: ${result#pcitest: }${result:+, }exit $rc"
 grep '^FAIL ' "$tmp/pcitest.out" | sed 's/^/  /'
+if [ -n "$vmm_why" ]; then
+	echo "vmm:     skipped: $vmm_why"
+else
+	result=$(grep '^SUMMARY: ' "$tmp/vmm.out" | tail -n 1)
+	echo "vmm:     ${result#SUMMARY: }${result:+, }exit $vmm_rc"
+	grep '^FAIL' "$tmp/vmm.out" | sed 's/^/  /'
+	[ "$rc" -eq 0 ] && rc=$vmm_rc
+fi
 if ! kill -0 "$pid" 2>/dev/null; then
 	echo "device:  uvfio-testdev died during the demo:"
 	sed 's/^/  /' "$tmp/testdev.log"

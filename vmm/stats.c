@@ -4,11 +4,14 @@
  * relaxed atomic stores suffice); devices count trapped accesses per BAR.
  * Readers sum over vCPUs: a guest through the stats port, the VMM at exit
  * with --stats.  The point is to show that accesses to mapped BAR areas
- * never leave the guest.
+ * never leave the guest.  One selector is not a counter: STAT_TSC_KHZ
+ * gives the guest its TSC rate (KVM_GET_TSC_KHZ), for turning rdtsc
+ * differences into time.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 
 #include "vmm.h"
 
@@ -36,6 +39,19 @@ static uint64_t sum(struct vm *vm, size_t field)
 	return total;
 }
 
+static int tsc_khz(struct vm *vm, uint64_t *val)
+{
+	int khz;
+
+	if (!vm->nr_cpus)
+		return -ENOENT;
+	khz = ioctl(vm->cpus[0].fd, KVM_GET_TSC_KHZ, 0);
+	if (khz <= 0)
+		return -ENOENT;
+	*val = (uint64_t)khz;
+	return 0;
+}
+
 int stats_get(struct vm *vm, uint32_t sel, uint64_t *val)
 {
 	uint32_t dev, bar;
@@ -56,6 +72,8 @@ int stats_get(struct vm *vm, uint32_t sel, uint64_t *val)
 	case STAT_HLT:
 		*val = sum(vm, offsetof(struct exit_stats, hlt));
 		return 0;
+	case STAT_TSC_KHZ:
+		return tsc_khz(vm, val);
 	}
 	if (sel < STAT_DEV_BAR(0, 0))
 		return -ENOENT;

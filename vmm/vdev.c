@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * A vfio-user device in a PCI slot: the connection, its DMA window over
- * all of guest RAM, and the guest's configuration space accesses.
+ * all of guest RAM, its interrupts, and the guest's configuration space
+ * accesses.
  *
  * The VMM emulates the BAR registers (addresses are the VMM's business,
  * as with vfio-pci) and watches the command register's memory enable;
  * every other config byte goes to the device.  All guest accesses meet
- * the device in exactly two functions, vdev_dev_cfg() and vdev_dev_bar()
- * below: those are the interrupt hook.  Once the router exists, the
- * device is attached with uvfio_client_irq_attach(vd->c, router) at the
- * end of vdev_open() (and detached first thing in vdev_close()), and the
- * two functions call uvfio_client_cfg_read/write and
- * uvfio_client_bar_read/write instead of plain region accesses, so that
- * MSI/MSI-X capability bytes and the MSI-X table and PBA (which vbar.c
- * already keeps out of memory slots, so they always trap) are emulated.
+ * the device in exactly two functions, vdev_dev_cfg() and vdev_dev_bar(),
+ * and both go through the client's interrupt emulation, which the device
+ * is attached to (on the VM's router) once it is open: that is how MSI
+ * and MSI-X capability writes and the MSI-X table and PBA (which vbar.c
+ * keeps out of memory slots, so they always trap) become routes.
+ *
+ * INTx is on from the start, as vfio-pci has it for a device with a pin:
+ * the emulation takes it down while MSI or MSI-X is on.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -60,11 +61,9 @@ int vdev_dev_cfg(struct vdev *vd, uint32_t off, void *data, uint32_t len,
 		return 0;
 	}
 	if (write)
-		ret = uvfio_client_region_write(
-			vd->c, VFIO_PCI_CONFIG_REGION_INDEX, off, data, len, 0);
+		ret = uvfio_client_cfg_write(vd->c, off, data, len);
 	else
-		ret = uvfio_client_region_read(
-			vd->c, VFIO_PCI_CONFIG_REGION_INDEX, off, data, len);
+		ret = uvfio_client_cfg_read(vd->c, off, data, len);
 	if (ret < 0)
 		return access_failed(vd, "config", off, data, len, write, ret);
 	return 0;
@@ -77,9 +76,9 @@ int vdev_dev_bar(struct vdev *vd, unsigned int bar, uint64_t off, void *data,
 	int ret;
 
 	if (write)
-		ret = uvfio_client_region_write(vd->c, bar, off, data, len, 0);
+		ret = uvfio_client_bar_write(vd->c, bar, off, data, len);
 	else
-		ret = uvfio_client_region_read(vd->c, bar, off, data, len);
+		ret = uvfio_client_bar_read(vd->c, bar, off, data, len);
 	if (ret >= 0)
 		return 0;
 	what[3] = (char)('0' + bar);
@@ -215,6 +214,61 @@ static int map_ram(struct vdev *vd)
 	return ret < 0 ? ret : 0;
 }
 
+unsigned int vdev_intx_gsi(unsigned int index, unsigned int intpin)
+{
+	return 16 + (index + 1 + intpin - 1) % 8;
+}
+
+/*
+ * Firmware's part for INTx: wire the pin to an IOAPIC input and say so in
+ * PCI_INTERRUPT_LINE.  A device whose INTx cannot be enabled still runs
+ * (MSI and MSI-X may work); its line then reads 0xff, "not connected".
+ */
+static int wire_intx(struct vdev *vd)
+{
+	uint8_t pin, line = 0xff;
+	unsigned int gsi;
+	int ret;
+
+	ret = vdev_dev_cfg(vd, PCI_INTERRUPT_PIN, &pin, 1, false);
+	if (ret)
+		return ret;
+	if (pin >= 1 && pin <= 4) {
+		gsi = vdev_intx_gsi(vd->index, pin);
+		ret = uvfio_client_intx_enable(vd->c, gsi);
+		if (lost(ret))
+			return ret;
+		if (ret < 0) {
+			vmm_err("device %u (%s): INTx%c on GSI %u: %s; it has "
+				"no INTx",
+				vd->index, vd->socket, 'A' + pin - 1, gsi,
+				strerror(-ret));
+		} else {
+			vd->intx_pin = pin;
+			vd->intx_gsi = gsi;
+			line = (uint8_t)gsi;
+		}
+	} else if (pin) {
+		vmm_err("device %u (%s): interrupt pin %u does not exist",
+			vd->index, vd->socket, pin);
+	}
+	return vdev_dev_cfg(vd, PCI_INTERRUPT_LINE, &line, 1, true);
+}
+
+static int attach_irqs(struct vdev *vd)
+{
+	int ret;
+
+	ret = uvfio_client_irq_attach(vd->c, vd->vm->router);
+	if (ret < 0) {
+		vmm_err("device %u (%s): interrupt emulation: %s", vd->index,
+			vd->socket, strerror(-ret));
+		return ret;
+	}
+	vd->irq_attached = true;
+	return wire_intx(vd);
+}
+
 struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 {
 	struct vdev *vd;
@@ -247,6 +301,8 @@ struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 		goto err;
 	vbar_assign(vd, &vm->pci_next);
 	ret = enable_decoding(vd);
+	if (!ret)
+		ret = attach_irqs(vd);
 	if (ret)
 		goto err;
 	return vd;
@@ -260,6 +316,8 @@ void vdev_close(struct vdev *vd)
 {
 	if (!vd)
 		return;
+	if (vd->irq_attached)
+		uvfio_client_irq_detach(vd->c);
 	pthread_mutex_lock(&vd->lock);
 	vbar_release(vd);
 	pthread_mutex_unlock(&vd->lock);
@@ -273,5 +331,8 @@ void vdev_print(const struct vdev *vd)
 {
 	vmm_info(vd->vm, "00:%02x.0 %04x:%04x %s", vd->index + 1, vd->vendor,
 		 vd->device, vd->socket);
+	if (vd->intx_gsi)
+		vmm_info(vd->vm, "00:%02x.0 INT%c on IOAPIC pin %u",
+			 vd->index + 1, 'A' + vd->intx_pin - 1, vd->intx_gsi);
 	vbar_print(vd);
 }

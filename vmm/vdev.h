@@ -60,6 +60,9 @@ struct vdev {
 	struct msix_area msix_pba;
 	uint16_t vendor;
 	uint16_t device;
+	bool irq_attached;
+	uint8_t intx_pin; /* 1..4 for INTA..INTD; 0: INTx not wired */
+	unsigned int intx_gsi;
 };
 
 /* vdev.c: the device-facing ends of guest accesses (see there). */

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The KVM VM: creation with the in-kernel irqchip, the registry of
- * memory slots (RAM and mapped BAR areas), and stopping.
- *
- * Interrupt hook: a later change creates the router here, right after
- * KVM_CREATE_IRQCHIP, with uvfio_irq_router_new_kvm(vm->fd, 0), keeps
- * it in struct vm and frees it in vm_destroy() after the devices.
+ * The KVM VM: creation with the in-kernel irqchip and the interrupt
+ * router on it, the registry of memory slots (RAM and mapped BAR areas),
+ * and stopping.  The router outlives the devices: closing a device
+ * releases its routes and unbinds its eventfds on the router.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +81,7 @@ static int open_kvm(struct vm *vm)
 static int create_vm(struct vm *vm)
 {
 	uint64_t idmap = KVM_IDMAP_GPA;
+	int ret;
 
 	vm->fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
@@ -101,6 +100,12 @@ static int create_vm(struct vm *vm)
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
 		vmm_err("KVM_CREATE_IRQCHIP: %s", strerror(errno));
 		return -errno;
+	}
+	vm->router = uvfio_irq_router_new_kvm(vm->fd, 0);
+	if (!vm->router) {
+		ret = -errno;
+		vmm_err("interrupt router: %s", strerror(-ret));
+		return ret;
 	}
 	return 0;
 }
@@ -145,6 +150,8 @@ void vm_destroy(struct vm *vm)
 	for (i = 0; i < vm->nr_devs; i++)
 		vdev_close(vm->devs[i]);
 	vm->nr_devs = 0;
+	uvfio_irq_router_free(vm->router);
+	vm->router = NULL;
 	if (vm->fd >= 0)
 		close(vm->fd);
 	if (vm->kvm_fd >= 0)

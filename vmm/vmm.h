@@ -21,6 +21,12 @@
  * Ports: 0xe9 console (bytes out), 0xf4 exit (value out becomes the
  * VMM's exit status), 0xf8/0xfc statistics (see stats.c), 0xcf8/0xcfc
  * PCI configuration mechanism #1.
+ *
+ * Interrupts: the in-kernel irqchip (LAPIC, IOAPIC, PIC).  MSI and MSI-X
+ * go through the router's KVM MSI routes; a device's INTx pin is wired
+ * to an IOAPIC input (vdev_intx_gsi(), level-triggered, with resample),
+ * which the VMM writes into the device's PCI_INTERRUPT_LINE as firmware
+ * would.
  */
 #ifndef UVFIO_VMM_H
 #define UVFIO_VMM_H
@@ -30,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/kvm.h>
+
+#include <uvfio/irq.h>
 
 #define PROG "uvfio-vmm"
 
@@ -96,6 +104,7 @@ uint64_t stats_read(const uint64_t *counter);
 #define STAT_MMIO 2
 #define STAT_MMIO_UNASSIGNED 3
 #define STAT_HLT 4
+#define STAT_TSC_KHZ 5 /* not a counter: the guest's TSC rate */
 #define STAT_DEV_BAR(dev, bar) (0x100 + (dev)*8 + (bar))
 int stats_get(struct vm *vm, uint32_t sel, uint64_t *val);
 void stats_print(struct vm *vm);
@@ -192,6 +201,7 @@ struct vm {
 	uint64_t slot_used[VM_MAX_SLOTS / 64];
 	struct mmio_bus mmio;
 	struct pci_host host;
+	struct uvfio_irq_router *router; /* KVM MSI routes and irqfds */
 	struct vdev *devs[VMM_MAX_DEVS];
 	unsigned int nr_devs;
 	uint64_t pci_next; /* BAR allocator in the PCI window */
@@ -222,6 +232,12 @@ void vdev_close(struct vdev *vd);
 int vdev_cfg_access(struct vdev *vd, uint32_t off, void *data, uint32_t len,
 		    bool write);
 uint64_t vdev_bar_exits(const struct vdev *vd, unsigned int bar);
+/*
+ * The IOAPIC input for INTx pin intpin (1 = INTA) of device index: GSIs
+ * 16..23, swizzled by slot as a PC's PIRQ lines are, and clear of the
+ * legacy ISA inputs 0..15 that the PIC shares.
+ */
+unsigned int vdev_intx_gsi(unsigned int index, unsigned int intpin);
 void vdev_print(const struct vdev *vd);
 
 void vmm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,6 +23,7 @@
 #define PORT_STATS_SEL 0xf8
 #define PORT_STATS_HI 0xfc
 #define LAPIC_BASE 0xfee00000ul
+#define IOAPIC_BASE 0xfec00000ul
 
 /* Exit statuses of the runtime itself. */
 #define GUEST_EXIT_EXCEPTION 99
@@ -33,6 +34,7 @@
 #define VMM_STAT_MMIO 2
 #define VMM_STAT_MMIO_UNASSIGNED 3
 #define VMM_STAT_HLT 4
+#define VMM_STAT_TSC_KHZ 5 /* the TSC rate, not a counter */
 #define VMM_STAT_DEV_BAR(dev, bar) (0x100 + (dev)*8 + (bar))
 
 /* Port I/O and CPU control. */
@@ -188,13 +190,61 @@ void idt_init(void);
 /* Loads the IDT on this CPU (APs; vCPU 0 does it in idt_init()). */
 void idt_load(void);
 void irq_set_handler(uint8_t vector, irq_handler_fn fn);
+/*
+ * Points vector straight at entry, bypassing the dispatcher: for
+ * benchmarks, whose entry must save what it uses and end in iretq.
+ * Leaves interrupts off.
+ */
+void idt_set_gate(uint8_t vector, const void *entry);
 
 /* lapic.c: the local APIC (xAPIC, MMIO). */
+#define LAPIC_ISR(v) (0x100 + ((v) / 32) * 0x10)
+#define LAPIC_TMR(v) (0x180 + ((v) / 32) * 0x10)
+#define LAPIC_IRR(v) (0x200 + ((v) / 32) * 0x10)
+#define LAPIC_BIT(v) (1u << ((v) % 32))
 void lapic_enable(uint8_t spurious_vector);
 void lapic_eoi(void);
 uint32_t lapic_id(void);
 uint32_t lapic_read(uint32_t reg);
 void lapic_write(uint32_t reg, uint32_t v);
+
+/* ioapic.c: the IOAPIC (KVM's in-kernel one). */
+uint32_t ioapic_read(uint32_t reg);
+void ioapic_write(uint32_t reg, uint32_t v);
+unsigned int ioapic_pins(void);
+/*
+ * Fixed delivery, physical destination APIC ID dest, active high,
+ * unmasked; level- or edge-triggered.  -1 for a pin that does not exist.
+ */
+int ioapic_route(unsigned int pin, uint8_t vector, bool level, uint8_t dest);
+void ioapic_set_mask(unsigned int pin, bool masked);
+uint64_t ioapic_entry(unsigned int pin);
+bool ioapic_remote_irr(unsigned int pin);
+
+/*
+ * irqwait.c: counting interrupts on vectors IRQC_FIRST..IRQC_LAST and
+ * bounded waits for them.  irqc_init() enables the LAPIC and leaves
+ * interrupts on.  Each counted interrupt is stamped with the TSC at the
+ * handler's start, then the vector's hook (if any) runs, then the EOI
+ * unless it is held; a held EOI is the test's to send.
+ */
+#define IRQC_FIRST 0x20
+#define IRQC_LAST 0xef
+#define IRQC_TIMER_VECTOR 0xfd
+void irqc_init(void);
+uint32_t irqc_count(uint8_t v);
+uint64_t irqc_stamp(uint8_t v);
+uint32_t irqc_total(void);
+void irqc_set_hook(uint8_t v, irq_handler_fn hook);
+void irqc_hold_eoi(uint8_t v, bool hold);
+/* Halts until vector v has come want times in all; false on timeout. */
+bool irqc_wait(uint8_t v, uint32_t want, uint32_t timeout_us);
+bool irqc_wait_total(uint32_t want, uint32_t timeout_us);
+/* Lets timeout_us pass with interrupts on (late arrivals show up). */
+void irqc_settle(uint32_t timeout_us);
+/* The TSC rate from the VMM (kHz), and cycles in nanoseconds. */
+uint64_t tsc_khz(void);
+uint64_t tsc_to_ns(uint64_t cycles);
 
 /* pci.c: configuration mechanism #1, bus 0, function 0. */
 uint32_t pci_read32(unsigned int dev, unsigned int off);
@@ -212,6 +262,68 @@ uint64_t pci_bar_addr(unsigned int dev, unsigned int bar);
 uint64_t pci_bar_size(unsigned int dev, unsigned int bar);
 bool pci_bar_is64(unsigned int dev, unsigned int bar);
 void pci_set_bar(unsigned int dev, unsigned int bar, uint64_t addr);
+
+/* pciirq.c: MSI and MSI-X as a guest driver programs them. */
+static inline uint64_t msi_address(uint8_t apic_id)
+{
+	return 0xfee00000ull | (uint64_t)apic_id << 12;
+}
+
+struct msix {
+	int dev;
+	uint8_t cap;
+	unsigned int nvec;
+	uintptr_t table;
+	uintptr_t pba;
+};
+bool msix_init(struct msix *m, int dev);
+void msix_control(const struct msix *m, bool enable, bool mask_all);
+/* Address and data of entry i; its Vector Control is left alone. */
+void msix_set(const struct msix *m, unsigned int i, uint64_t addr,
+	      uint32_t data);
+void msix_mask(const struct msix *m, unsigned int i, bool masked);
+uint32_t msix_read(const struct msix *m, unsigned int i, unsigned int off);
+bool msix_pending(const struct msix *m, unsigned int i);
+
+struct msi {
+	int dev;
+	uint8_t cap;
+	bool is64;
+	bool maskable;
+	unsigned int nvec; /* Multiple Message Capable */
+};
+bool msi_init(struct msi *m, int dev);
+void msi_program(const struct msi *m, uint64_t addr, uint16_t data,
+		 unsigned int log2_nvec);
+void msi_enable(const struct msi *m, bool on);
+void msi_set_mask(const struct msi *m, uint32_t bits);
+uint32_t msi_pending(const struct msi *m);
+
+/* tdev.c: uvfio-testdev (regs.h has the registers). */
+struct tdev {
+	int dev;
+	uintptr_t regs;
+};
+/* Finds the first testdev and makes it a bus master. */
+bool tdev_open(struct tdev *t);
+uint32_t tdev_read(const struct tdev *t, uint32_t reg);
+void tdev_write(const struct tdev *t, uint32_t reg, uint32_t v);
+/*
+ * Makes the device raise interrupt number (1-based; ignored for INTx) of
+ * type TESTDEV_IRQ_*.  Returns the TSC just before the command write.
+ */
+uint64_t tdev_raise(const struct tdev *t, uint32_t type, uint32_t number);
+struct tdev_xfer {
+	uint32_t command; /* TESTDEV_CMD_READ, _WRITE or _COPY */
+	uint64_t src;
+	uint64_t dst;
+	uint32_t size;
+	uint32_t checksum;
+	uint32_t irq_type;
+	uint32_t irq_number; /* 0: no interrupt */
+};
+/* Clears STATUS, programs x and starts it. */
+void tdev_xfer_start(const struct tdev *t, const struct tdev_xfer *x);
 
 /* vmm.c: the VMM's exit counters. */
 uint64_t vmm_stat(uint32_t sel);

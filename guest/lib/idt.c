@@ -64,22 +64,30 @@ void idt_load(void)
 	__asm__ volatile("lidt %0" : : "m"(p));
 }
 
+static void set_gate(unsigned int v, uint64_t a)
+{
+	idt[v] = (struct idt_gate){
+		.off_lo = (uint16_t)a,
+		.sel = CODE_SEL,
+		.type = GATE_INTR,
+		.off_mid = (uint16_t)(a >> 16),
+		.off_hi = (uint32_t)(a >> 32),
+	};
+}
+
 void idt_init(void)
 {
 	unsigned int v;
 
-	for (v = 0; v < 256; v++) {
-		uint64_t a = (uintptr_t)(isr_stubs + 16 * v);
-
-		idt[v] = (struct idt_gate){
-			.off_lo = (uint16_t)a,
-			.sel = CODE_SEL,
-			.type = GATE_INTR,
-			.off_mid = (uint16_t)(a >> 16),
-			.off_hi = (uint32_t)(a >> 32),
-		};
-	}
+	for (v = 0; v < 256; v++)
+		set_gate(v, (uintptr_t)(isr_stubs + 16 * v));
 	idt_load();
+}
+
+void idt_set_gate(uint8_t vector, const void *entry)
+{
+	irq_disable();
+	set_gate(vector, (uintptr_t)entry);
 }
 
 void irq_set_handler(uint8_t vector, irq_handler_fn fn)
