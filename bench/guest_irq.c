@@ -46,6 +46,8 @@
 #include <uvfio/pci.h>
 #include <uvfio/server.h>
 
+#include "stats.h"
+
 #include "mailbox.h"
 #include "vmm.h"
 
@@ -85,14 +87,6 @@ struct bench {
 	unsigned int n[BENCH_NR_PATHS];
 	unsigned int lost;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void die(const char *what, int err)
 {
@@ -163,9 +157,9 @@ static void start_vm(struct bench *b, const char *guest)
 		r = vcpu_start(&b->vm.cpus[0]);
 	if (r)
 		die("vCPU", -r);
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	while (mb_read(b, BENCH_MB_MAGIC) != BENCH_READY_MAGIC) {
-		if (now_ns() - t0 > 10 * TIMEOUT_NS || vm_stopping(&b->vm))
+		if (bench_now_ns() - t0 > 10 * TIMEOUT_NS || vm_stopping(&b->vm))
 			die("the guest never became ready", ETIMEDOUT);
 		usleep(1000);
 	}
@@ -288,9 +282,9 @@ static void raise_on(struct bench *b, enum path p)
 
 static void settle(void)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 
-	while (now_ns() - t0 < SETTLE_NS)
+	while (bench_now_ns() - t0 < SETTLE_NS)
 		;
 }
 
@@ -303,11 +297,11 @@ static bool sample(struct bench *b, enum path p, bool keep)
 
 	for (k = 0; k < BENCH_NR_PATHS; k++)
 		before[k] = mb_read(b, BENCH_MB_SEQ(k));
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	raise_on(b, p);
 	do {
 		s = mb_read(b, BENCH_MB_SEQ(p));
-		t1 = now_ns();
+		t1 = bench_now_ns();
 	} while (s == before[p] && t1 - t0 < TIMEOUT_NS);
 	settle();
 	for (k = 0; k < BENCH_NR_PATHS; k++)
@@ -319,13 +313,6 @@ static bool sample(struct bench *b, enum path p, bool keep)
 	if (keep)
 		b->ns[p][b->n[p]++] = t1 - t0;
 	return true;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void run(struct bench *b, unsigned int rounds)
@@ -345,13 +332,6 @@ static void run(struct bench *b, unsigned int rounds)
 				b->lost++;
 	if (b->lost)
 		die("interrupts lost", ETIMEDOUT);
-}
-
-static uint64_t pct(uint64_t *v, unsigned int n, unsigned int p)
-{
-	unsigned int i = (unsigned int)((uint64_t)n * p / 100);
-
-	return v[i < n ? i : n - 1];
 }
 
 static void teardown(struct bench *b)
@@ -409,9 +389,8 @@ int main(int argc, char **argv)
 	make_floor_and_relay(&b);
 	run(&b, rounds);
 	for (k = 0; k < BENCH_NR_PATHS; k++) {
-		qsort(b.ns[k], b.n[k], sizeof(uint64_t), cmp_u64);
-		p50[k] = pct(b.ns[k], b.n[k], 50);
-		p99[k] = pct(b.ns[k], b.n[k], 99);
+		p50[k] = bench_pct(b.ns[k], b.n[k], 50);
+		p99[k] = bench_pct(b.ns[k], b.n[k], 99);
 		printf("guest_irq: %-6s p50 %6llu ns  p99 %6llu ns  "
 		       "(p99/p50 %.2f, %u samples)\n",
 		       path_name[k], (unsigned long long)p50[k],

@@ -30,6 +30,8 @@
 #include <uvfio/pci.h>
 #include <uvfio/server.h>
 
+#include "stats.h"
+
 #define ROUNDS 40
 #define TABLE_OFF 0x0
 #define PBA_OFF 0x800
@@ -49,27 +51,6 @@ struct bench {
 	int epfd;
 	pthread_t ep_thread;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
-}
 
 static void die(const char *what, int err)
 {
@@ -232,14 +213,14 @@ static void wait_for(atomic_uint_fast64_t *ctr, uint64_t want)
 static void real_round(struct bench *b, uint64_t *lat, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t want = atomic_load(&b->seen) + 1, t0 = now_ns();
+		uint64_t want = atomic_load(&b->seen) + 1, t0 = bench_now_ns();
 		int r = uvfio_dev_irq_trigger(b->dev, VFIO_PCI_MSIX_IRQ_INDEX,
 					      0);
 
 		if (r < 0)
 			die("uvfio_dev_irq_trigger", -r);
 		wait_for(&b->seen, want);
-		lat[i] = now_ns() - t0;
+		lat[i] = bench_now_ns() - t0;
 	}
 }
 
@@ -249,12 +230,12 @@ static void floor_round(int fd, atomic_uint_fast64_t *seen, uint64_t *lat,
 	static const uint64_t one = 1;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t want = atomic_load(seen) + 1, t0 = now_ns();
+		uint64_t want = atomic_load(seen) + 1, t0 = bench_now_ns();
 
 		if (write(fd, &one, sizeof(one)) != sizeof(one))
 			die("eventfd write", errno);
 		wait_for(seen, want);
-		lat[i] = now_ns() - t0;
+		lat[i] = bench_now_ns() - t0;
 	}
 }
 
@@ -308,18 +289,18 @@ int main(int argc, char **argv)
 	for (int r = 0; r < ROUNDS; r += ROUNDS / 4) {
 		memcpy(lat, all_floor + r * per, per * sizeof(*lat));
 		printf("round %2d: floor %llu ns", r,
-		       (unsigned long long)median(lat, per));
+		       (unsigned long long)bench_median(lat, per));
 		memcpy(lat, all_real + r * per, per * sizeof(*lat));
-		printf(", irq %llu ns", (unsigned long long)median(lat, per));
+		printf(", irq %llu ns", (unsigned long long)bench_median(lat, per));
 		memcpy(lat, all_ep + r * per, per * sizeof(*lat));
 		printf(", epoll floor %llu ns\n",
-		       (unsigned long long)median(lat, per));
+		       (unsigned long long)bench_median(lat, per));
 	}
 	teardown(b);
 
-	uint64_t mr = median(all_real, per * ROUNDS);
-	uint64_t mf = median(all_floor, per * ROUNDS);
-	uint64_t me = median(all_ep, per * ROUNDS);
+	uint64_t mr = bench_median(all_real, per * ROUNDS);
+	uint64_t mf = bench_median(all_floor, per * ROUNDS);
+	uint64_t me = bench_median(all_ep, per * ROUNDS);
 
 	printf("irq_user: epoll floor %llu ns, ratio to it %.2f\n",
 	       (unsigned long long)me, (double)mr / (double)me);

@@ -27,30 +27,11 @@
 #include <uvfio/irq.h>
 #include <uvfio/pci.h>
 
+#include "stats.h"
+
 #define NVEC 2048u
 #define TABLE_OFF 0x1000u /* uvfio-testdev: BAR0 */
 #define MAX_ROUNDS 64
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
-}
 
 static void die(const char *what, int err)
 {
@@ -147,7 +128,7 @@ static void set_enable(struct uvfio_client *c, uint8_t pos, bool on)
 static uint64_t baseline(struct uvfio_irq_router *r, uint32_t round)
 {
 	static int h[NVEC];
-	uint64_t t0 = now_ns(), t;
+	uint64_t t0 = bench_now_ns(), t;
 
 	for (uint32_t v = 0; v < NVEC; v++) {
 		struct uvfio_msi_msg m = msg_of(v, round);
@@ -160,7 +141,7 @@ static uint64_t baseline(struct uvfio_irq_router *r, uint32_t round)
 		if (err < 0)
 			die("commit", -err);
 	}
-	t = now_ns() - t0;
+	t = bench_now_ns() - t0;
 	for (uint32_t v = 0; v < NVEC; v++)
 		uvfio_irq_route_release(r, h[v]);
 	if (uvfio_irq_router_commit(r) < 0)
@@ -216,9 +197,9 @@ int main(int argc, char **argv)
 
 		program(c, i);
 		c0 = commits(r);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		set_enable(c, pos, true);
-		t_en[i] = now_ns() - t0;
+		t_en[i] = bench_now_ns() - t0;
 		n_commits = commits(r) - c0;
 		set_enable(c, pos, false);
 		t_base[i] = baseline(r, i);
@@ -239,7 +220,7 @@ int main(int argc, char **argv)
 	close(kvm);
 	printf("msix_enable_2048: %llu commits, %.2f ms, per-vector baseline "
 	       "%.2f ms\n",
-	       (unsigned long long)n_commits, median(t_en, rounds) / 1e6,
-	       median(t_base, rounds) / 1e6);
+	       (unsigned long long)n_commits, bench_median(t_en, rounds) / 1e6,
+	       bench_median(t_base, rounds) / 1e6);
 	return 0;
 }

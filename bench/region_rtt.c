@@ -21,41 +21,12 @@
 
 #include <uvfio/client.h>
 
+#include "stats.h"
+
 /* Many short alternating rounds: drift on a shared host hits both. */
 #define ROUNDS 40
 #define REQ_SIZE 32
 #define REP_SIZE 36
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
-}
-
-static void pin_cpu0(void)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		perror("sched_setaffinity");
-}
 
 /* The floor: the same bytes bounced by a process that does nothing else. */
 static int floor_start(pid_t *pid)
@@ -88,14 +59,14 @@ static void floor_round(int fd, uint64_t *lat, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		char b[REP_SIZE];
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 
 		if (send(fd, req, sizeof(req), 0) != sizeof(req) ||
 		    recv(fd, b, sizeof(b), MSG_WAITALL) != sizeof(b)) {
 			perror("floor");
 			exit(1);
 		}
-		lat[i] = now_ns() - t;
+		lat[i] = bench_now_ns() - t;
 	}
 }
 
@@ -103,10 +74,10 @@ static void real_round(struct uvfio_client *c, uint64_t *lat, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v;
-		uint64_t t = now_ns();
+		uint64_t t = bench_now_ns();
 		int err = uvfio_client_region_read(c, 0, 0, &v, sizeof(v));
 
-		lat[i] = now_ns() - t;
+		lat[i] = bench_now_ns() - t;
 		if (err) {
 			fprintf(stderr, "region_read: %s\n", strerror(-err));
 			exit(1);
@@ -153,7 +124,7 @@ int main(int argc, char **argv)
 	if (!lat || !all_real || !all_floor || !mkdtemp(dir))
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/dev.sock", dir);
-	pin_cpu0();
+	bench_pin_cpu0();
 	dev = start_testdev(argv[1], sock);
 	c = uvfio_client_connect(sock, NULL);
 	if (!c) {
@@ -176,10 +147,10 @@ int main(int argc, char **argv)
 	for (int r = 0; r < ROUNDS; r += ROUNDS / 4) {
 		memcpy(lat, all_floor + r * per, per * sizeof(*lat));
 		printf("round %2d: floor %llu ns", r,
-		       (unsigned long long)median(lat, per));
+		       (unsigned long long)bench_median(lat, per));
 		memcpy(lat, all_real + r * per, per * sizeof(*lat));
 		printf(", region_read %llu ns\n",
-		       (unsigned long long)median(lat, per));
+		       (unsigned long long)bench_median(lat, per));
 	}
 	uvfio_client_close(c);
 	kill(dev, SIGTERM);
@@ -187,8 +158,8 @@ int main(int argc, char **argv)
 	unlink(sock);
 	rmdir(dir);
 
-	uint64_t mr = median(all_real, per * ROUNDS);
-	uint64_t mf = median(all_floor, per * ROUNDS);
+	uint64_t mr = bench_median(all_real, per * ROUNDS);
+	uint64_t mf = bench_median(all_floor, per * ROUNDS);
 
 	printf("region_rtt: %llu ns, floor %llu ns, ratio %.2f\n",
 	       (unsigned long long)mr, (unsigned long long)mf,
