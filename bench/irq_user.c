@@ -210,9 +210,25 @@ static void wait_for(atomic_uint_fast64_t *ctr, uint64_t want)
 		__builtin_ia32_pause();
 }
 
+/*
+ * Each sample starts with its consumer asleep: a consumer still busy
+ * with the last interrupt would see the next one without a wake-up, and
+ * that is not the latency measured here.
+ */
+#define GAP_NS 20000
+
+static void gap(void)
+{
+	uint64_t t0 = bench_now_ns();
+
+	while (bench_now_ns() - t0 < GAP_NS)
+		__builtin_ia32_pause();
+}
+
 static void real_round(struct bench *b, uint64_t *lat, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		gap();
 		uint64_t want = atomic_load(&b->seen) + 1, t0 = bench_now_ns();
 		int r = uvfio_dev_irq_trigger(b->dev, VFIO_PCI_MSIX_IRQ_INDEX,
 					      0);
@@ -230,6 +246,7 @@ static void floor_round(int fd, atomic_uint_fast64_t *seen, uint64_t *lat,
 	static const uint64_t one = 1;
 
 	for (size_t i = 0; i < n; i++) {
+		gap();
 		uint64_t want = atomic_load(seen) + 1, t0 = bench_now_ns();
 
 		if (write(fd, &one, sizeof(one)) != sizeof(one))

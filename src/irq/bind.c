@@ -55,8 +55,7 @@ int irqr_route_sync(struct uvfio_irq_router *r, struct irqr_route *rt,
 	if (want_arm && !rt->armed) {
 		int err;
 
-		r->drains++;
-		if (irqr_efd_drain(rt->efd))
+		if (irqr_route_take(r, rt))
 			rt->pending = true;
 		err = r->ops->arm(r, rt);
 		if (err) {
@@ -78,6 +77,9 @@ int irqr_route_sync(struct uvfio_irq_router *r, struct irqr_route *rt,
 /* Unbinds, leaving no irqfd or watch behind; the caller holds the lock. */
 void irqr_route_detach(struct uvfio_irq_router *r, struct irqr_route *rt)
 {
+	/* A rebinding must not take an owed count for a new interrupt. */
+	if (rt->owed)
+		irqr_route_take(r, rt);
 	if (rt->armed)
 		r->ops->disarm(r, rt);
 	rt->armed = false;
@@ -123,6 +125,7 @@ static int bind_locked(struct uvfio_irq_router *r, struct irqr_route *rt,
 	rt->efd = efd;
 	rt->resample_fd = resample_fd;
 	rt->token = ++r->next_token;
+	rt->owed = false;
 	ret = irqr_route_sync(r, rt, shots);
 	if (ret)
 		irqr_route_detach(r, rt);
@@ -213,8 +216,7 @@ static void catch_up(struct uvfio_irq_router *r, struct irqr_route *rt)
 {
 	if (!rt->watching || irqr_route_deliverable(rt))
 		return;
-	r->drains++;
-	if (irqr_efd_drain(rt->efd))
+	if (irqr_route_take(r, rt))
 		rt->pending = true;
 }
 

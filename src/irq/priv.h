@@ -42,10 +42,17 @@ struct irqr_route {
 	int efd; /* -1 when unbound */
 	int resample_fd; /* -1 for none */
 	uint32_t token; /* tells this binding's epoll events from stale ones */
+	/*
+	 * The thread delivered an interrupt before reading its count (so
+	 * the wake-up costs no read()): whoever reads the eventfd next
+	 * takes one count off for it.
+	 */
+	bool owed;
 };
 
 /* One interrupt to deliver once the router's lock is dropped. */
 struct irqr_shot {
+	uint64_t key; /* the thread's route key when a count is owed, or 0 */
 	struct uvfio_msi_msg msg;
 	unsigned int gsi;
 	bool pin;
@@ -134,6 +141,8 @@ void irqr_watch_stop(struct uvfio_irq_router *r);
 int irqr_watch_add(struct uvfio_irq_router *r, struct irqr_route *rt);
 void irqr_watch_del(struct uvfio_irq_router *r, struct irqr_route *rt);
 uint64_t irqr_efd_drain(int efd);
+/* Reads a route's eventfd, less the count an early delivery owes. */
+uint64_t irqr_route_take(struct uvfio_irq_router *r, struct irqr_route *rt);
 bool irqr_shots_push(struct irqr_shots *s, const struct irqr_route *rt);
 int irqr_shots_fire(struct uvfio_irq_router *r, struct irqr_shots *s);
 

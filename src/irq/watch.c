@@ -36,20 +36,34 @@ uint64_t irqr_efd_drain(int efd)
 	return cnt;
 }
 
+uint64_t irqr_route_take(struct uvfio_irq_router *r, struct irqr_route *rt)
+{
+	uint64_t cnt;
+
+	r->drains++;
+	cnt = irqr_efd_drain(rt->efd);
+	if (rt->owed) {
+		rt->owed = false;
+		if (cnt)
+			cnt--;
+	}
+	return cnt;
+}
+
 /*
  * The thread's read of an eventfd epoll just reported readable.  Only
  * drains (all under the lock) lower a counter, so if none happened since
  * the thread last held the lock, the count is still there and a plain
  * read() cannot block: that saves the poll() on the interrupt path.
  */
-static uint64_t efd_take(struct uvfio_irq_router *r, int efd,
+static uint64_t efd_take(struct uvfio_irq_router *r, struct irqr_route *rt,
 			 uint64_t drains_seen)
 {
 	uint64_t cnt = 0;
 
-	if (r->drains != drains_seen)
-		return irqr_efd_drain(efd);
-	if (read(efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
+	if (r->drains != drains_seen || rt->owed)
+		return irqr_route_take(r, rt);
+	if (read(rt->efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
 		return 0;
 	return cnt;
 }
@@ -91,6 +105,7 @@ bool irqr_shots_push(struct irqr_shots *s, const struct irqr_route *rt)
 		s->cap = cap;
 	}
 	shot = &s->v[s->n++];
+	shot->key = 0;
 	shot->msg = rt->live_msg;
 	shot->gsi = (unsigned int)rt->live_gsi;
 	shot->pin = rt->pin;
@@ -119,10 +134,60 @@ static void watch_event(struct uvfio_irq_router *r, uint64_t key,
 
 	if (!rt || !rt->watching || rt->token != (uint32_t)(key >> 32))
 		return;
-	if (!efd_take(r, rt->efd, drains_seen))
+	/*
+	 * A route the thread itself delivers: deliver first and read the
+	 * count after the callback (settle()), off the interrupt's path.
+	 * Only while no drain raced the event: then its count is still
+	 * there, so the event is not stale.
+	 */
+	if (r->ops->polls_armed && !rt->owed && r->drains == drains_seen &&
+	    irqr_route_deliverable(rt) && irqr_shots_push(shots, rt)) {
+		shots->v[shots->n - 1].key = key;
+		rt->owed = true;
+		return;
+	}
+	if (!efd_take(r, rt, drains_seen))
 		return;
 	if (!irqr_route_deliverable(rt) || !irqr_shots_push(shots, rt))
 		rt->pending = true;
+}
+
+/*
+ * Fires the shots, then reads the counts the early deliveries owe: any
+ * count beyond the one delivered is an interrupt that came since, and is
+ * delivered (or made pending) in turn.  Returns with no shots left.
+ */
+static void settle(struct uvfio_irq_router *r, struct irqr_shots *shots,
+		   uint64_t *drains_seen)
+{
+	uint64_t keys[BATCH];
+
+	while (shots->n) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < shots->n; i++)
+			if (shots->v[i].key && n < BATCH)
+				keys[n++] = shots->v[i].key;
+		irqr_shots_fire(r, shots);
+		if (!n)
+			break;
+		pthread_mutex_lock(&r->lock);
+		for (size_t i = 0; i < n; i++) {
+			struct irqr_route *rt =
+				irqr_route_get(r, (int)(uint32_t)keys[i]);
+
+			if (!rt || !rt->owed ||
+			    rt->token != (uint32_t)(keys[i] >> 32))
+				continue;
+			if (!irqr_route_take(r, rt))
+				continue;
+			if (!irqr_route_deliverable(rt) ||
+			    !irqr_shots_push(shots, rt))
+				rt->pending = true;
+		}
+		*drains_seen = r->drains;
+		pthread_mutex_unlock(&r->lock);
+	}
 }
 
 static void *watch_main(void *arg)
@@ -154,7 +219,7 @@ static void *watch_main(void *arg)
 		}
 		drains_seen = r->drains;
 		pthread_mutex_unlock(&r->lock);
-		irqr_shots_fire(r, &shots);
+		settle(r, &shots, &drains_seen);
 	}
 	free(shots.v);
 	return NULL;
