@@ -9,6 +9,7 @@
 #include "irqemu.h"
 
 #include <errno.h>
+#include <sys/uio.h>
 #include <pthread.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -24,6 +25,21 @@ static void vec_reset(struct cl_vec *v)
 	v->rmasked = false;
 	v->msg.address = 0;
 	v->msg.data = 0;
+}
+
+/*
+ * Reads an eventfd's count without ever blocking: the device shares the
+ * open file and could clear O_NONBLOCK or empty the counter under us.
+ */
+static uint64_t efd_take(int efd)
+{
+	uint64_t cnt = 0;
+	struct iovec iov = { &cnt, sizeof(cnt) };
+
+	if (efd < 0 ||
+	    preadv2(efd, &iov, 1, -1, RWF_NOWAIT) != (ssize_t)sizeof(cnt))
+		return 0;
+	return cnt;
 }
 
 /*
@@ -48,12 +64,10 @@ static void disarm(struct cl_irqemu *e, struct cl_vec *v, uint32_t i,
 		   cl_vec_pend_fn pend, void *ctx)
 {
 	bool p = uvfio_irq_pending(e->r, v->route) > 0;
-	uint64_t cnt = 0;
 
 	uvfio_irq_unbind(e->r, v->route);
 	p |= uvfio_irq_pending(e->r, v->route) > 0;
-	if (read(v->efd, &cnt, sizeof(cnt)) == sizeof(cnt) && cnt)
-		p = true;
+	p |= efd_take(v->efd) > 0;
 	if (!p)
 		return;
 	if (!v->rmasked)
@@ -285,10 +299,7 @@ bool cl_vec_fired(const struct cl_vec *v)
 
 void cl_vec_drain(const struct cl_vec *v)
 {
-	uint64_t cnt;
-
-	if (v->efd >= 0 && read(v->efd, &cnt, sizeof(cnt)) < 0)
-		return; /* empty: nothing to drop */
+	efd_take(v->efd);
 }
 
 int cl_vec_pending(struct cl_irqemu *e, const struct cl_vec *v)

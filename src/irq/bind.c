@@ -77,9 +77,12 @@ int irqr_route_sync(struct uvfio_irq_router *r, struct irqr_route *rt,
 /* Unbinds, leaving no irqfd or watch behind; the caller holds the lock. */
 void irqr_route_detach(struct uvfio_irq_router *r, struct irqr_route *rt)
 {
-	/* A rebinding must not take an owed count for a new interrupt. */
-	if (rt->owed)
-		irqr_route_take(r, rt);
+	/*
+	 * A rebinding must not take an owed count for a new interrupt; what
+	 * came since the early delivery stays pending on the route.
+	 */
+	if (rt->owed && irqr_route_take(r, rt))
+		rt->pending = true;
 	if (rt->armed)
 		r->ops->disarm(r, rt);
 	rt->armed = false;
@@ -127,8 +130,14 @@ static int bind_locked(struct uvfio_irq_router *r, struct irqr_route *rt,
 	rt->token = ++r->next_token;
 	rt->owed = false;
 	ret = irqr_route_sync(r, rt, shots);
-	if (ret)
+	if (ret) {
+		/* An interrupt the sync took out of the eventfd stays pending. */
+		if (shots->n) {
+			shots->n = 0;
+			rt->pending = true;
+		}
 		irqr_route_detach(r, rt);
+	}
 	return ret;
 }
 
@@ -189,6 +198,11 @@ static int set_mask(struct uvfio_irq_router *r, int route, bool masked)
 	if (rt) {
 		rt->masked = masked;
 		ret = irqr_route_sync(r, rt, &shots);
+		/* Failed: keep the mask the caller still believes in. */
+		if (ret) {
+			rt->masked = !masked;
+			irqr_route_sync(r, rt, &shots);
+		}
 	} else {
 		ret = -EINVAL;
 	}

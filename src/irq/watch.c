@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "irq/priv.h"
@@ -27,9 +28,23 @@
 uint64_t irqr_efd_drain(int efd)
 {
 	struct pollfd p = { .fd = efd, .events = POLLIN };
+	struct iovec iov;
 	uint64_t cnt = 0;
 
-	if (efd < 0 || poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+	if (efd < 0)
+		return 0;
+	/*
+	 * The device shares this eventfd's open file, so it may clear
+	 * O_NONBLOCK or read the counter itself: RWF_NOWAIT never blocks
+	 * whatever it does, where poll() then read() could.
+	 */
+	iov = (struct iovec){ &cnt, sizeof(cnt) };
+	if (preadv2(efd, &iov, 1, -1, RWF_NOWAIT) == (ssize_t)sizeof(cnt))
+		return cnt;
+	if (errno != EOPNOTSUPP)
+		return 0;
+	/* Kernels without RWF_NOWAIT on eventfds. */
+	if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
 		return 0;
 	if (read(efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
 		return 0;
@@ -50,22 +65,10 @@ uint64_t irqr_route_take(struct uvfio_irq_router *r, struct irqr_route *rt)
 	return cnt;
 }
 
-/*
- * The thread's read of an eventfd epoll just reported readable.  Only
- * drains (all under the lock) lower a counter, so if none happened since
- * the thread last held the lock, the count is still there and a plain
- * read() cannot block: that saves the poll() on the interrupt path.
- */
-static uint64_t efd_take(struct uvfio_irq_router *r, struct irqr_route *rt,
-			 uint64_t drains_seen)
+/* The thread's read of an eventfd epoll just reported readable. */
+static uint64_t efd_take(struct uvfio_irq_router *r, struct irqr_route *rt)
 {
-	uint64_t cnt = 0;
-
-	if (r->drains != drains_seen || rt->owed)
-		return irqr_route_take(r, rt);
-	if (read(rt->efd, &cnt, sizeof(cnt)) != (ssize_t)sizeof(cnt))
-		return 0;
-	return cnt;
+	return rt->owed ? irqr_route_take(r, rt) : irqr_efd_drain(rt->efd);
 }
 
 static uint64_t route_key(struct uvfio_irq_router *r, struct irqr_route *rt)
@@ -146,7 +149,7 @@ static void watch_event(struct uvfio_irq_router *r, uint64_t key,
 		rt->owed = true;
 		return;
 	}
-	if (!efd_take(r, rt, drains_seen))
+	if (!efd_take(r, rt))
 		return;
 	if (!irqr_route_deliverable(rt) || !irqr_shots_push(shots, rt))
 		rt->pending = true;

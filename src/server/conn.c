@@ -4,6 +4,7 @@
  * loops that feed messages to dispatch, and cleanup when a client leaves.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,14 +63,29 @@ int uvfio_dev_listen(struct uvfio_dev *dev, const char *path)
 	return 0;
 }
 
+/* Every message fits: data plus headers, or a full WRITE_MULTI. */
+static uint32_t max_msg(const struct uvfio_dev *dev)
+{
+	uint32_t multi = sizeof(struct vfio_user_header) +
+			 sizeof(struct vfio_user_write_multi) +
+			 VFIO_USER_MULTI_MAX *
+				 sizeof(struct vfio_user_write_multi_data);
+	uint32_t data = dev->caps.max_data_xfer_size + 64;
+
+	return data > multi ? data : multi;
+}
+
 int uvfio_dev_attach_fd(struct uvfio_dev *dev, int fd)
 {
-	int err;
+	int err, fl;
 
 	if (dev->connected)
 		return -EBUSY;
-	err = uvfio_chan_init(&dev->chan, fd, dev->caps.max_data_xfer_size +
-						     64);
+	/* The loops block on the socket; a short write would tear a message. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)))
+		return -errno;
+	err = uvfio_chan_init(&dev->chan, fd, max_msg(dev));
 	if (err)
 		return err;
 	err = epoll_set(dev, EPOLL_CTL_ADD, fd);
@@ -102,8 +118,15 @@ void conn_drop(struct uvfio_dev *dev)
 		epoll_set(dev, EPOLL_CTL_DEL, dev->chan.fd);
 	uvfio_chan_fini(&dev->chan);
 	if (dev->has_twin) {
+		/*
+		 * A device thread may wait on the twin socket for a reply:
+		 * wake it, then take the channel away under its lock.
+		 */
+		shutdown(dev->twin.fd, SHUT_RDWR);
+		pthread_mutex_lock(&dev->s2c_lock);
 		uvfio_chan_fini(&dev->twin);
 		dev->has_twin = false;
+		pthread_mutex_unlock(&dev->s2c_lock);
 	}
 	while (dev->deferred) {
 		struct deferred *d = dev->deferred;
@@ -142,8 +165,7 @@ static int make_twin(struct uvfio_dev *dev, int *client_end)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
-	err = uvfio_chan_init(&dev->twin, sv[0],
-			      dev->caps.max_data_xfer_size + 64);
+	err = uvfio_chan_init(&dev->twin, sv[0], max_msg(dev));
 	if (err) {
 		close(sv[0]);
 		close(sv[1]);
@@ -159,7 +181,8 @@ int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	char buf[1024];
 	int n, err, twin_fd = -1;
 
-	if (dev->negotiated)
+	/* The reply carries the twin socket: it cannot be skipped. */
+	if (dev->negotiated || msg->hdr.flags & VFIO_USER_F_NO_REPLY)
 		return -EINVAL;
 	err = uvfio_caps_parse(msg->payload, msg->size, &offer);
 	if (err)
@@ -187,7 +210,9 @@ int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		return err;
 	}
 	dev->peer = offer;
+	pthread_mutex_lock(&dev->s2c_lock);
 	dev->has_twin = rep.twin_socket;
+	pthread_mutex_unlock(&dev->s2c_lock);
 	dev->negotiated = true;
 	/* The reply is sent: tell dispatch not to send another. */
 	return 1;

@@ -153,13 +153,19 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	    (m.size > t->limit || t->bytes > t->limit - m.size))
 		return -ENOMEM;
 	if (t->n == t->cap) {
+		/* Device threads read the array: it moves under the lock. */
 		uint32_t cap = t->cap ? t->cap * 2 : 16;
-		struct dma_window **nw = realloc(t->w, cap * sizeof(*nw));
+		struct dma_window **nw;
 
+		pthread_rwlock_wrlock(&t->lock);
+		nw = realloc(t->w, cap * sizeof(*nw));
+		if (nw) {
+			t->w = nw;
+			t->cap = cap;
+		}
+		pthread_rwlock_unlock(&t->lock);
 		if (!nw)
 			return -ENOMEM;
-		t->w = nw;
-		t->cap = cap;
 	}
 	if (fd >= 0) {
 		/* The one change to the client's file, once all else passed. */

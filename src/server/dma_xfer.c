@@ -77,14 +77,17 @@ int s2c_request(struct uvfio_dev *dev, uint16_t cmd, const struct iovec *iov,
 
 	if (!dev->connected || !dev->negotiated)
 		return -ENOTCONN;
-	nested = !dev->has_twin;
-	if (nested && !pthread_equal(pthread_self(), dev->dispatcher))
-		return -EWOULDBLOCK;
-	ch = nested ? &dev->chan : &dev->twin;
 	for (int i = 0; i < iovcnt; i++)
 		h.msg_size += (uint32_t)iov[i].iov_len;
 	h.msg_size += sizeof(h);
+	/* has_twin changes only under this lock (see conn_drop). */
 	pthread_mutex_lock(&dev->s2c_lock);
+	nested = !dev->has_twin;
+	if (nested && !pthread_equal(pthread_self(), dev->dispatcher)) {
+		pthread_mutex_unlock(&dev->s2c_lock);
+		return -EWOULDBLOCK;
+	}
+	ch = nested ? &dev->chan : &dev->twin;
 	h.msg_id = dev->s2c_id++;
 	err = uvfio_chan_sendv(ch, &h, iov, iovcnt, NULL, 0);
 	if (!err) {

@@ -41,7 +41,9 @@ int irq_init(struct uvfio_dev *dev, unsigned int index, uint32_t count)
 		s = VEC_AUTOMASK;
 	for (uint32_t i = 0; i < count; i++) {
 		atomic_init(&vec[i].state, s);
-		atomic_init(&vec[i].busy, 0);
+		atomic_init(&vec[i].busy[0], 0);
+		atomic_init(&vec[i].busy[1], 0);
+		atomic_init(&vec[i].epoch, 0);
 		atomic_init(&vec[i].efd, -1);
 	}
 	free_vectors(q);

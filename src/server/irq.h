@@ -7,12 +7,13 @@
  *
  * A vector's state is one atomic word, so the device raises without a
  * lock.  Its eventfd and backend data are read by raisers inside a busy
- * section (the busy counter); whoever replaces them (the dispatch thread
- * for eventfds, the device for backends) first publishes the change,
- * then waits for busy to drop to 0 before closing or rewriting the old
- * one.  With sequentially consistent atomics a raiser that saw the old
- * value was already counted when the replacer looked, so nothing is
- * closed or rewritten under a raiser.
+ * section (the busy counters); whoever replaces them (the dispatch
+ * thread for eventfds, the device for backends) first publishes the
+ * change, then flips the epoch and waits for the old epoch's count to
+ * drop to 0 before closing or rewriting the old one.  With sequentially
+ * consistent atomics a raiser that saw the old value was already counted
+ * when the replacer looked, so nothing is closed or rewritten under a
+ * raiser.
  */
 #ifndef UVFIO_SERVER_IRQ_H
 #define UVFIO_SERVER_IRQ_H
@@ -38,7 +39,13 @@ enum vec_kind { VK_EVENTFD, VK_EMULATED, VK_IMS, VK_NR };
 
 struct irq_vec {
 	_Atomic uint32_t state;
-	atomic_uint busy; /* raisers between reading and using efd */
+	/*
+	 * Raisers between reading and using efd, counted in the slot of the
+	 * epoch they saw: a replacer flips the epoch and waits only for the
+	 * old slot, so raisers that keep coming cannot starve it.
+	 */
+	atomic_uint busy[2];
+	atomic_uint epoch;
 	atomic_int efd; /* -1: none */
 	union {
 		struct {
@@ -51,6 +58,19 @@ struct irq_vec {
 		} ims;
 	} be;
 };
+
+static inline unsigned int vec_enter(struct irq_vec *v)
+{
+	unsigned int e = atomic_load(&v->epoch) & 1;
+
+	atomic_fetch_add(&v->busy[e], 1);
+	return e;
+}
+
+static inline void vec_leave(struct irq_vec *v, unsigned int e)
+{
+	atomic_fetch_sub(&v->busy[e], 1);
+}
 
 /* What vec_raise() did (> 0), so tests can account for every raise. */
 enum { VEC_DELIVERED = 1, VEC_QUEUED, VEC_COALESCED };

@@ -15,7 +15,9 @@
 
 void vec_quiesce(struct irq_vec *v)
 {
-	while (atomic_load(&v->busy))
+	unsigned int old = atomic_fetch_add(&v->epoch, 1) & 1;
+
+	while (atomic_load(&v->busy[old]))
 		sched_yield();
 }
 
@@ -24,9 +26,9 @@ int vec_raise(struct irq_index *q, uint32_t vector, uint32_t level)
 	struct irq_vec *v = &q->vec[vector];
 	uint32_t s, n;
 	int r;
-
 	/* Counted before the state is read: see irq.h. */
-	atomic_fetch_add(&v->busy, 1);
+	unsigned int e = vec_enter(v);
+
 	s = atomic_load(&v->state);
 	for (;;) {
 		n = s | level;
@@ -51,7 +53,7 @@ int vec_raise(struct irq_index *q, uint32_t vector, uint32_t level)
 	else
 		r = vec_deliver(q, vector, v, s) ?: VEC_DELIVERED;
 out:
-	atomic_fetch_sub(&v->busy, 1);
+	vec_leave(v, e);
 	return r;
 }
 
@@ -66,8 +68,8 @@ int vec_unblock(struct irq_index *q, uint32_t vector, uint32_t bit)
 	uint32_t s, n;
 	bool fire;
 	int r = 0;
+	unsigned int e = vec_enter(v);
 
-	atomic_fetch_add(&v->busy, 1);
 	s = atomic_load(&v->state);
 	do {
 		n = s & ~bit;
@@ -81,7 +83,7 @@ int vec_unblock(struct irq_index *q, uint32_t vector, uint32_t bit)
 	} while (!atomic_compare_exchange_weak(&v->state, &s, n));
 	if (fire)
 		r = vec_deliver(q, vector, v, n) ?: 1;
-	atomic_fetch_sub(&v->busy, 1);
+	vec_leave(v, e);
 	return r;
 }
 
@@ -96,12 +98,12 @@ int vec_loopback(struct irq_index *q, uint32_t vector)
 	struct irq_vec *v = &q->vec[vector];
 	uint32_t s;
 	int r = 0;
+	unsigned int e = vec_enter(v);
 
-	atomic_fetch_add(&v->busy, 1);
 	s = atomic_load(&v->state);
 	if (vec_live(s) && !(s & VEC_HELD))
 		r = vec_deliver(q, vector, v, s);
-	atomic_fetch_sub(&v->busy, 1);
+	vec_leave(v, e);
 	return r;
 }
 

@@ -174,6 +174,8 @@ struct race {
 	atomic_ulong unblock_deliveries;
 	struct counter *other; /* backend switching: the second counter */
 	struct counter *first;
+	/* The interleaving the test is about has happened at least once. */
+	bool (*happened)(struct race *r);
 };
 
 static void *raiser(void *arg)
@@ -226,10 +228,15 @@ static void run_race(struct race *r, void *(*other)(void *))
 	assert_int_equal(pthread_create(&t[2], NULL, other, r), 0);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, raiser, r), 0);
-	/* Both sides must have run a while, whatever the scheduler does. */
+	/*
+	 * Both sides must have run a while, and the race must have
+	 * happened, whatever the scheduler does (a loaded machine may take
+	 * longer to interleave them).
+	 */
 	for (int ms = 0; ms < 30000; ms++) {
 		if (atomic_load(&r->raises) >= RACE_RAISES &&
-		    atomic_load(&r->toggles) >= RACE_TOGGLES)
+		    atomic_load(&r->toggles) >= RACE_TOGGLES &&
+		    (!r->happened || r->happened(r)))
 			break;
 		usleep(1000);
 	}
@@ -252,11 +259,21 @@ static void run_race(struct race *r, void *(*other)(void *))
 			 atomic_load(&r->raises));
 }
 
+static bool some_queued(struct race *r)
+{
+	return atomic_load(&r->queued) > 0;
+}
+
+static bool both_backends(struct race *r)
+{
+	return atomic_load(&r->first->n) > 0 && atomic_load(&r->other->n) > 0;
+}
+
 static void race_mask_unmask(unsigned int index, uint32_t vector)
 {
 	struct uvfio_dev *dev = new_dev();
 	struct counter c = { 0 };
-	struct race r = { .vector = vector };
+	struct race r = { .vector = vector, .happened = some_queued };
 	unsigned long calls;
 
 	r.q = emulated(dev, index, vector, &c);
@@ -310,7 +327,8 @@ static void test_race_backend_switch(void **state)
 {
 	struct uvfio_dev *dev = new_dev();
 	struct counter a = { 0 }, b = { 0 };
-	struct race r = { .vector = 1, .first = &a, .other = &b };
+	struct race r = { .vector = 1, .first = &a, .other = &b,
+			  .happened = both_backends };
 
 	b.dev = dev;
 	b.index = MSIX;
