@@ -46,6 +46,7 @@
 #include <uvfio/pci.h>
 #include <uvfio/server.h>
 
+#include "dev.h"
 #include "stats.h"
 
 #include "mailbox.h"
@@ -202,36 +203,6 @@ static void make_dev(struct bench *b)
 		die("uvfio_client_irq_attach", -r);
 }
 
-/* What the guest's driver would do: entry 0, then MSI-X on. */
-static void enable_msix(struct bench *b)
-{
-	const uint32_t ent[4] = { MSI_ADDR, 0, BENCH_VEC_BASE + DEVICE, 0 };
-	struct uvfio_pci_cfg *cfg = calloc(1, sizeof(*cfg));
-	uint8_t raw[UVFIO_PCI_CFG_SIZE], pos;
-	uint16_t fl;
-	int r;
-
-	if (!cfg)
-		die("calloc", ENOMEM);
-	r = uvfio_client_cfg_read(b->c, 0, raw, sizeof(raw));
-	if (r < 0)
-		die("cfg_read", -r);
-	uvfio_pci_load(cfg, raw, sizeof(raw));
-	pos = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
-	free(cfg);
-	if (!pos)
-		die("no MSI-X capability", ENODEV);
-	r = uvfio_client_bar_write(b->c, 0, TABLE_OFF, ent, sizeof(ent));
-	if (r < 0)
-		die("table write", -r);
-	fl = (uint16_t)(raw[pos + PCI_MSIX_FLAGS] |
-			raw[pos + PCI_MSIX_FLAGS + 1] << 8);
-	fl |= PCI_MSIX_FLAGS_ENABLE;
-	r = uvfio_client_cfg_write(b->c, pos + PCI_MSIX_FLAGS, &fl, 2);
-	if (r < 0)
-		die("MSI-X enable", -r);
-}
-
 static void make_floor_and_relay(struct bench *b)
 {
 	const struct uvfio_msi_msg msg = { MSI_ADDR, BENCH_VEC_BASE + FLOOR };
@@ -367,6 +338,7 @@ int main(int argc, char **argv)
 	static struct bench b;
 	uint64_t p50[BENCH_NR_PATHS], p99[BENCH_NR_PATHS];
 	unsigned int rounds = ROUNDS, k;
+	int r;
 
 	if (argc < 2 || argc > 3) {
 		fprintf(stderr, "usage: guest_irq GUEST_ELF [rounds]\n");
@@ -385,7 +357,10 @@ int main(int argc, char **argv)
 	}
 	start_vm(&b, argv[1]);
 	make_dev(&b);
-	enable_msix(&b);
+	r = bench_msix_enable_one(b.c, TABLE_OFF, MSI_ADDR,
+				  BENCH_VEC_BASE + DEVICE);
+	if (r < 0)
+		die("MSI-X enable", -r);
 	make_floor_and_relay(&b);
 	run(&b, rounds);
 	for (k = 0; k < BENCH_NR_PATHS; k++) {

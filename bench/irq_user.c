@@ -30,6 +30,7 @@
 #include <uvfio/pci.h>
 #include <uvfio/server.h>
 
+#include "dev.h"
 #include "stats.h"
 
 #define ROUNDS 40
@@ -136,37 +137,6 @@ static void make_dev(struct bench *b, int fd)
 		die("pthread_create", r);
 }
 
-/* The guest's side: program vector 0, enable MSI-X. */
-static void enable_msix(struct bench *b)
-{
-	const uint32_t ent[4] = { 0xfee00000, 0, 0x31, 0 };
-	struct uvfio_pci_cfg *cfg = calloc(1, sizeof(*cfg));
-	uint8_t raw[UVFIO_PCI_CFG_SIZE];
-	uint16_t fl;
-	uint8_t pos;
-	int r;
-
-	if (!cfg)
-		die("calloc", ENOMEM);
-	r = uvfio_client_cfg_read(b->c, 0, raw, sizeof(raw));
-	if (r < 0)
-		die("cfg_read", -r);
-	uvfio_pci_load(cfg, raw, sizeof(raw));
-	pos = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
-	free(cfg);
-	if (!pos)
-		die("no MSI-X capability", ENODEV);
-	r = uvfio_client_bar_write(b->c, 0, TABLE_OFF, ent, sizeof(ent));
-	if (r < 0)
-		die("table write", -r);
-	fl = (uint16_t)(raw[pos + PCI_MSIX_FLAGS] |
-			raw[pos + PCI_MSIX_FLAGS + 1] << 8);
-	fl |= PCI_MSIX_FLAGS_ENABLE;
-	r = uvfio_client_cfg_write(b->c, pos + PCI_MSIX_FLAGS, &fl, 2);
-	if (r < 0)
-		die("MSI-X enable", -r);
-}
-
 static void setup(struct bench *b)
 {
 	int sv[2], r;
@@ -183,7 +153,9 @@ static void setup(struct bench *b)
 	r = uvfio_client_irq_attach(b->c, b->r);
 	if (r < 0)
 		die("irq_attach", -r);
-	enable_msix(b);
+	r = bench_msix_enable_one(b->c, TABLE_OFF, 0xfee00000, 0x31);
+	if (r < 0)
+		die("MSI-X enable", -r);
 
 	b->floor_fd = eventfd(0, EFD_CLOEXEC);
 	if (b->floor_fd < 0)

@@ -27,6 +27,7 @@
 #include <uvfio/irq.h>
 #include <uvfio/pci.h>
 
+#include "dev.h"
 #include "stats.h"
 
 #define NVEC 2048u
@@ -37,26 +38,6 @@ static void die(const char *what, int err)
 {
 	fprintf(stderr, "msix_enable_2048: %s: %s\n", what, strerror(err));
 	exit(1);
-}
-
-static pid_t start_testdev(const char *bin, const char *sock)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl(bin, bin, "--socket", sock, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-
-		if (!stat(sock, &st))
-			return pid;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	die("testdev did not start", ETIMEDOUT);
-	return -1;
 }
 
 static uint64_t commits(struct uvfio_irq_router *r)
@@ -182,7 +163,7 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		die("mkdtemp", errno);
 	snprintf(sock, sizeof(sock), "%s/dev.sock", dir);
-	dev = start_testdev(argv[1], sock);
+	dev = bench_start_testdev(argv[1], sock);
 	c = uvfio_client_connect(sock, NULL);
 	if (!c)
 		die("connect", errno);

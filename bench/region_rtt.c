@@ -21,6 +21,7 @@
 
 #include <uvfio/client.h>
 
+#include "dev.h"
 #include "stats.h"
 
 /* Many short alternating rounds: drift on a shared host hits both. */
@@ -85,26 +86,6 @@ static void real_round(struct uvfio_client *c, uint64_t *lat, size_t n)
 	}
 }
 
-static pid_t start_testdev(const char *bin, const char *sock)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl(bin, bin, "--socket", sock, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		struct stat st;
-
-		if (!stat(sock, &st))
-			return pid;
-		usleep(10000);
-	}
-	fprintf(stderr, "region_rtt: testdev did not start\n");
-	kill(pid, SIGKILL);
-	exit(1);
-}
-
 int main(int argc, char **argv)
 {
 	size_t n = argc > 2 ? strtoul(argv[2], NULL, 0) : 40000;
@@ -125,7 +106,7 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/dev.sock", dir);
 	bench_pin_cpu0();
-	dev = start_testdev(argv[1], sock);
+	dev = bench_start_testdev(argv[1], sock);
 	c = uvfio_client_connect(sock, NULL);
 	if (!c) {
 		perror("connect");

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+#include "dev.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uvfio/pci.h>
+
+pid_t bench_start_testdev(const char *bin, const char *sock)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl(bin, bin, "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		struct stat st;
+
+		if (!stat(sock, &st))
+			return pid;
+		usleep(10000);
+	}
+	fprintf(stderr, "bench: %s did not start\n", bin);
+	kill(pid, SIGKILL);
+	exit(1);
+}
+
+int bench_msix_enable_one(struct uvfio_client *c, uint64_t table_off,
+			  uint64_t address, uint32_t data)
+{
+	const uint32_t ent[4] = { (uint32_t)address, (uint32_t)(address >> 32),
+				  data, 0 };
+	struct uvfio_pci_cfg *cfg = calloc(1, sizeof(*cfg));
+	uint8_t raw[UVFIO_PCI_CFG_SIZE], pos;
+	uint16_t fl;
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	r = uvfio_client_cfg_read(c, 0, raw, sizeof(raw));
+	if (!r) {
+		uvfio_pci_load(cfg, raw, sizeof(raw));
+		pos = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
+		r = pos ? 0 : -ENODEV;
+	}
+	free(cfg);
+	if (!r)
+		r = uvfio_client_bar_write(c, 0, table_off, ent, sizeof(ent));
+	if (r)
+		return r;
+	fl = (uint16_t)(raw[pos + PCI_MSIX_FLAGS] |
+			raw[pos + PCI_MSIX_FLAGS + 1] << 8);
+	fl |= PCI_MSIX_FLAGS_ENABLE;
+	return uvfio_client_cfg_write(c, pos + PCI_MSIX_FLAGS, &fl, 2);
+}

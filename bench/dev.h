@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* Device set-up shared by the benchmarks. */
+#ifndef UVFIO_BENCH_DEV_H
+#define UVFIO_BENCH_DEV_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uvfio/client.h>
+
+/* Starts uvfio-testdev on sock and waits for the socket; exits on failure. */
+pid_t bench_start_testdev(const char *bin, const char *sock);
+
+/*
+ * What a guest's driver does: programs MSI-X table entry 0 (at table_off
+ * in BAR0) with (address, data), unmasked, then enables MSI-X through
+ * the client's emulation.  Returns 0 or a negative errno.
+ */
+int bench_msix_enable_one(struct uvfio_client *c, uint64_t table_off,
+			  uint64_t address, uint32_t data);
+
+#endif
