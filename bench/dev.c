@@ -5,10 +5,25 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <uvfio/pci.h>
+
+ssize_t bench_zero_bar(struct uvfio_dev *dev, void *priv, uint64_t off,
+		       void *buf, size_t count, bool is_write)
+{
+	if (!is_write)
+		memset(buf, 0, count);
+	return (ssize_t)count;
+}
+
+void *bench_dev_main(void *dev)
+{
+	uvfio_dev_run(dev, true);
+	return NULL;
+}
 
 pid_t bench_start_testdev(const char *bin, const char *sock)
 {

@@ -6,7 +6,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <stdbool.h>
+
 #include <uvfio/client.h>
+#include <uvfio/server.h>
+
+/* A BAR that reads zero and ignores writes. */
+ssize_t bench_zero_bar(struct uvfio_dev *dev, void *priv, uint64_t off,
+		       void *buf, size_t count, bool is_write);
+/* Thread entry: serves the uvfio_dev given until its client leaves. */
+void *bench_dev_main(void *dev);
 
 /* Starts uvfio-testdev on sock and waits for the socket; exits on failure. */
 pid_t bench_start_testdev(const char *bin, const char *sock);

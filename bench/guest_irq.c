@@ -100,22 +100,6 @@ static uint32_t mb_read(struct bench *b, unsigned int off)
 	return __atomic_load_n(&b->mb[off / 4], __ATOMIC_ACQUIRE);
 }
 
-static ssize_t bar0(struct uvfio_dev *dev, void *priv, uint64_t off, void *buf,
-		    size_t count, bool is_write)
-{
-	if (!is_write)
-		memset(buf, 0, count);
-	return (ssize_t)count;
-}
-
-static void *dev_main(void *arg)
-{
-	struct bench *b = arg;
-
-	uvfio_dev_run(b->dev, true);
-	return NULL;
-}
-
 static void *relay_main(void *arg)
 {
 	struct bench *b = arg;
@@ -172,7 +156,7 @@ static void make_dev(struct bench *b)
 						  .device_id = 0x0002 };
 	struct uvfio_region_desc rd = { .size = BAR_SIZE,
 					.flags = UVFIO_REGION_RW,
-					.access = bar0 };
+					.access = bench_zero_bar };
 	int sv[2], r;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
@@ -191,7 +175,7 @@ static void make_dev(struct bench *b)
 		r = uvfio_dev_attach_fd(b->dev, sv[0]);
 	if (r < 0)
 		die("device", -r);
-	r = pthread_create(&b->dev_thread, NULL, dev_main, b);
+	r = pthread_create(&b->dev_thread, NULL, bench_dev_main, b->dev);
 	if (r)
 		die("pthread_create", r);
 	b->dev_started = true;

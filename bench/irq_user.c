@@ -59,22 +59,6 @@ static void die(const char *what, int err)
 	exit(1);
 }
 
-static ssize_t bar0(struct uvfio_dev *dev, void *priv, uint64_t off, void *buf,
-		    size_t count, bool is_write)
-{
-	if (!is_write)
-		memset(buf, 0, count);
-	return (ssize_t)count;
-}
-
-static void *dev_main(void *arg)
-{
-	struct bench *b = arg;
-
-	uvfio_dev_run(b->dev, true);
-	return NULL;
-}
-
 static void deliver(void *opaque, uint64_t address, uint32_t data)
 {
 	struct bench *b = opaque;
@@ -115,7 +99,7 @@ static void make_dev(struct bench *b, int fd)
 						  .device_id = 0x0001 };
 	struct uvfio_region_desc rd = { .size = BAR_SIZE,
 					.flags = UVFIO_REGION_RW,
-					.access = bar0 };
+					.access = bench_zero_bar };
 	int r;
 
 	b->dev = uvfio_dev_create(&ids, UVFIO_PCI_CFG_SIZE, NULL, b, NULL);
@@ -132,7 +116,7 @@ static void make_dev(struct bench *b, int fd)
 		r = uvfio_dev_attach_fd(b->dev, fd);
 	if (r < 0)
 		die("device", -r);
-	r = pthread_create(&b->dev_thread, NULL, dev_main, b);
+	r = pthread_create(&b->dev_thread, NULL, bench_dev_main, b->dev);
 	if (r)
 		die("pthread_create", r);
 }

@@ -331,6 +331,9 @@ uint64_t vmm_stat(uint32_t sel);
 /* crc32.c: CRC-32, reflected 0xedb88320, no final xor. */
 uint32_t crc32_le(uint32_t crc, const void *buf, size_t len);
 
+/* string.c: fills p with xorshift64 bytes, advancing *state (never 0). */
+void fill_random(uint64_t *state, uint8_t *p, uint32_t len);
+
 /* report.c */
 void report(bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -55,3 +55,16 @@ size_t strlen(const char *s)
 		n++;
 	return n;
 }
+
+void fill_random(uint64_t *state, uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i += 8) {
+		uint64_t v;
+
+		*state ^= *state << 13;
+		*state ^= *state >> 7;
+		*state ^= *state << 17;
+		v = *state;
+		memcpy(p + i, &v, len - i < 8 ? len - i : 8);
+	}
+}

@@ -22,21 +22,6 @@ static uint8_t dst_buf[BUF_SIZE + 2 * GUARD] __attribute__((aligned(4096)));
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uintptr_t regs;
 
-static void fill_random(uint8_t *p, uint32_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i < len; i += 8) {
-		uint64_t v;
-
-		rng ^= rng << 13;
-		rng ^= rng >> 7;
-		rng ^= rng << 17;
-		v = rng;
-		memcpy(p + i, &v, len - i < 8 ? len - i : 8);
-	}
-}
-
 static void wr(uint32_t reg, uint32_t v)
 {
 	mmio_write32(regs + reg, v);
@@ -101,7 +86,7 @@ static void test_case(const struct xcase *x)
 	uint8_t *dst = dst_buf + GUARD + x->misalign;
 	uint32_t crc, status, dev_crc;
 
-	fill_random(src, x->size);
+	fill_random(&rng, src, x->size);
 	crc = crc32_le(~0u, src, x->size);
 	status = run(TESTDEV_CMD_READ, (uintptr_t)src, 0, x->size, crc, NULL);
 	report(status == TESTDEV_STATUS_READ_OK,
@@ -131,7 +116,7 @@ static void test_bad(void)
 	uint64_t ram = guest_ram_size();
 	uint32_t crc, status;
 
-	fill_random(src_buf, 4096);
+	fill_random(&rng, src_buf, 4096);
 	crc = crc32_le(~0u, src_buf, 4096);
 	status = run(TESTDEV_CMD_READ, (uintptr_t)src_buf, 0, 4096, crc ^ 1,
 		     NULL);

@@ -25,21 +25,6 @@ static uint64_t rng = 0x2545f4914f6cdd1dull;
 static struct tdev td;
 static volatile uint32_t irq_status;
 
-static void fill_random(uint8_t *p, uint32_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i < len; i += 8) {
-		uint64_t v;
-
-		rng ^= rng << 13;
-		rng ^= rng >> 7;
-		rng ^= rng << 17;
-		v = rng;
-		memcpy(p + i, &v, len - i < 8 ? len - i : 8);
-	}
-}
-
 /* Completion: the handler takes STATUS and acknowledges it. */
 static void done(struct irq_frame *f)
 {
@@ -96,7 +81,7 @@ static void test_case(uint32_t size, uint32_t misalign, uint32_t irq_type)
 	struct tdev_xfer x = { 0 };
 	uint32_t crc, status, dev_crc;
 
-	fill_random(src, size);
+	fill_random(&rng, src, size);
 	crc = crc32_le(~0u, src, size);
 	x = (struct tdev_xfer){ .command = TESTDEV_CMD_READ,
 				.src = (uintptr_t)src,
