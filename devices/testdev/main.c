@@ -31,6 +31,8 @@ struct args {
 	bool worker;
 	bool no_twin;
 	bool once;
+	bool allow_unsealed;
+	enum uvfio_dma_layout layout;
 	uint64_t dma_limit;
 };
 
@@ -49,9 +51,19 @@ static void usage(FILE *f)
 		"  -s, --socket PATH, --socket-path=PATH\n"
 		"                     listen on this UNIX socket path\n"
 		"  --fd=N             serve the connected socket fd N\n"
-		"  --worker           run commands on a worker thread\n"
+		"  --worker           run commands on a thread of the device's own\n"
+		"                     (default: library work after the doorbell\n"
+		"                     write is answered)\n"
 		"  --no-twin          refuse twin-socket mode\n"
 		"  --dma-limit BYTES  cap on mapped DMA bytes (k/m/g suffix)\n"
+		"  --allow-unsealed-dma\n"
+		"                     accept DMA files that cannot be sealed\n"
+		"                     against shrinking (guest RAM in a hugetlbfs\n"
+		"                     or disk file); trust the client not to\n"
+		"                     truncate them\n"
+		"  --dma-layout=auto|spec|count32\n"
+		"                     in-band DMA message layout (auto: QEMU's\n"
+		"                     u32 count for a client proposing 0.0)\n"
 		"  --once             exit when the first client leaves\n"
 		"  -h, --help         show this help\n");
 }
@@ -106,7 +118,31 @@ static int parse_fd(const char *s, int *fd)
 	return 0;
 }
 
-enum { OPT_FD = 256, OPT_WORKER, OPT_NO_TWIN, OPT_DMA_LIMIT, OPT_ONCE };
+enum {
+	OPT_FD = 256,
+	OPT_WORKER,
+	OPT_NO_TWIN,
+	OPT_DMA_LIMIT,
+	OPT_ONCE,
+	OPT_UNSEALED,
+	OPT_LAYOUT,
+};
+
+static int parse_layout(const char *s, enum uvfio_dma_layout *out)
+{
+	static const char *const names[] = {
+		[UVFIO_DMA_LAYOUT_AUTO] = "auto",
+		[UVFIO_DMA_LAYOUT_SPEC] = "spec",
+		[UVFIO_DMA_LAYOUT_COUNT32] = "count32",
+	};
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*out = (enum uvfio_dma_layout)i;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 /* 0 to run, 1 for help shown, negative for a usage error. */
 static int parse_args(int argc, char **argv, struct args *a)
@@ -119,6 +155,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "no-twin", no_argument, NULL, OPT_NO_TWIN },
 		{ "dma-limit", required_argument, NULL, OPT_DMA_LIMIT },
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "allow-unsealed-dma", no_argument, NULL, OPT_UNSEALED },
+		{ "dma-layout", required_argument, NULL, OPT_LAYOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,21 +191,21 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_ONCE:
 			a->once = true;
 			break;
+		case OPT_UNSEALED:
+			a->allow_unsealed = true;
+			break;
+		case OPT_LAYOUT:
+			if (parse_layout(optarg, &a->layout)) {
+				fprintf(stderr, PROG ": bad layout '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h':
 			return 1;
 		default:
 			return -EINVAL;
 		}
-	}
-	/*
-	 * Without a twin socket, DMA messages share the main socket and only
-	 * the dispatch thread may send them: a worker could not reach
-	 * windows that have no fd.
-	 */
-	if (a->worker && a->no_twin) {
-		fprintf(stderr, PROG ": --worker needs the twin socket "
-				     "(drop --no-twin)\n");
-		return -EINVAL;
 	}
 	if (optind < argc || (a->path != NULL) == (a->fd >= 0)) {
 		fprintf(stderr, PROG ": need exactly one of --socket-path "
@@ -270,6 +308,8 @@ int main(int argc, char **argv)
 	testdev_ids(&ids);
 	dopts.no_twin_socket = a.no_twin;
 	dopts.dma_limit = a.dma_limit;
+	dopts.allow_unsealed_dma = a.allow_unsealed;
+	dopts.dma_layout = a.layout;
 	dev = uvfio_dev_create(&ids, UVFIO_PCIE_CFG_SIZE, testdev_ops(), td,
 			       &dopts);
 	if (!dev) {

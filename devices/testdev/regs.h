@@ -47,6 +47,8 @@
 #define TESTDEV_CMD_RAISE_INTX (1u << 0)
 #define TESTDEV_CMD_RAISE_MSI (1u << 1)
 #define TESTDEV_CMD_RAISE_MSIX (1u << 2)
+#define TESTDEV_CMD_RAISE_ALL                                               \
+	(TESTDEV_CMD_RAISE_INTX | TESTDEV_CMD_RAISE_MSI | TESTDEV_CMD_RAISE_MSIX)
 #define TESTDEV_CMD_READ (1u << 3)      /* host SRC -> CRC vs CHECKSUM */
 #define TESTDEV_CMD_WRITE (1u << 4)     /* random data -> host DST */
 #define TESTDEV_CMD_COPY (1u << 5)      /* host SRC -> host DST */

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * The device model: BAR0 register file, command execution and the
- * optional worker.  The lock covers the register file and gen only; DMA
- * runs unlocked so BAR0 stays readable during a long transfer.  A reset
+ * The device model: BAR0 register file and command execution.  A command
+ * that moves data never runs inside the doorbell write that starts it, as
+ * on hardware: by default it is library work, which starts once the write
+ * has been answered; with the worker option every command runs on a
+ * thread of our own.  The
+ * lock covers the register file and gen only; DMA runs unlocked so BAR0
+ * stays readable during a long transfer.  A reset
  * never waits for a running command (that command may be waiting on the
  * client): it bumps gen instead, and results of an older gen are dropped.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,6 +33,7 @@ struct testdev {
 	bool worker_running;
 	bool quit;
 	pthread_t worker;
+	struct uvfio_work *work;        /* without our own worker */
 	/* Only ever used by the one thread that runs commands. */
 	uint8_t *scratch;
 	uint64_t seq;
@@ -206,9 +212,10 @@ static void execute(struct testdev *td, const struct testdev_cmd *cmd,
 	finish(td, gen, status, new_crc, irq_type, cmd->irq_number);
 }
 
-/* Synchronous mode: run what the last BAR0 write asked for, if anything. */
-static void run_pending(struct testdev *td)
+/* Library work: run what the last BAR0 write asked for, if anything. */
+static void run_pending(struct uvfio_dev *dev, void *arg)
 {
+	struct testdev *td = arg;
 	struct testdev_cmd cmd;
 	uint64_t gen;
 	bool have;
@@ -246,16 +253,28 @@ static ssize_t bar0_access(struct uvfio_dev *dev, void *priv, uint64_t off,
 			   void *buf, size_t count, bool is_write)
 {
 	struct testdev *td = priv;
-	bool cmd_hit;
+	bool cmd_hit, moves_data = false;
 	ssize_t ret;
 
 	pthread_mutex_lock(&td->lock);
 	ret = regfile_access(&td->rf, off, buf, count, is_write, &cmd_hit);
 	if (cmd_hit && td->use_worker)
 		pthread_cond_signal(&td->cond);
+	if (cmd_hit)
+		moves_data = regfile_get(&td->rf, TESTDEV_REG_COMMAND) &
+			     ~TESTDEV_CMD_RAISE_ALL;
 	pthread_mutex_unlock(&td->lock);
-	if (cmd_hit && !td->use_worker)
-		run_pending(td);
+	if (!cmd_hit || td->use_worker)
+		return ret;
+	/*
+	 * DMA waits for the client, which waits for this write: run it
+	 * after the reply.  A raise needs nothing from the client and runs
+	 * now, which keeps the interrupt path one hop long.
+	 */
+	if (moves_data)
+		uvfio_work_queue(td->work);
+	else
+		run_pending(dev, td);
 	return ret;
 }
 
@@ -285,10 +304,20 @@ static int testdev_reset(struct uvfio_dev *dev, void *priv)
 	return 0;
 }
 
+static void testdev_log(struct uvfio_dev *dev, void *priv, int err,
+			const char *msg)
+{
+	fprintf(stderr, "uvfio-testdev: %s\n", msg);
+	if (err == EPERM)
+		fprintf(stderr, "uvfio-testdev: to accept such files, start "
+				"it with --allow-unsealed-dma\n");
+}
+
 const struct uvfio_dev_ops *testdev_ops(void)
 {
 	static const struct uvfio_dev_ops ops = {
 		.reset = testdev_reset,
+		.log = testdev_log,
 	};
 
 	return &ops;
@@ -300,8 +329,12 @@ int testdev_setup(struct testdev *td, struct uvfio_dev *dev)
 
 	td->dev = dev;
 	ret = testdev_describe(dev, bar0_access, td);
-	if (ret < 0 || !td->use_worker)
+	if (ret < 0)
 		return ret;
+	if (!td->use_worker) {
+		td->work = uvfio_work_new(dev, run_pending, td);
+		return td->work ? 0 : -errno;
+	}
 	ret = -pthread_create(&td->worker, NULL, worker_main, td);
 	if (!ret)
 		td->worker_running = true;
@@ -310,6 +343,8 @@ int testdev_setup(struct testdev *td, struct uvfio_dev *dev)
 
 void testdev_stop(struct testdev *td)
 {
+	uvfio_work_free(td->work);
+	td->work = NULL;
 	if (!td->worker_running)
 		return;
 	pthread_mutex_lock(&td->lock);

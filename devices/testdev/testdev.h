@@ -16,7 +16,7 @@
 struct testdev;
 
 struct testdev_opts {
-	/* Run commands on a worker thread instead of in the BAR0 write. */
+	/* Run commands on a thread of our own instead of library work. */
 	bool worker;
 	/* Largest transfer accepted; 0 takes TESTDEV_MAX_XFER. */
 	uint64_t max_xfer;
@@ -27,9 +27,12 @@ void testdev_destroy(struct testdev *td);
 
 const struct uvfio_dev_ops *testdev_ops(void);
 
-/* Describes the device on dev and starts the worker, if any. */
+/* Describes the device on dev and starts the worker or library work. */
 int testdev_setup(struct testdev *td, struct uvfio_dev *dev);
-/* Stops and joins the worker; the device no longer touches dev. */
+/*
+ * Stops and joins the worker (or waits out library work); the device no
+ * longer touches dev.
+ */
 void testdev_stop(struct testdev *td);
 
 /* config.c: IDs, capabilities, BARs and irq counts. */

@@ -6,9 +6,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/*
+ * Which names a VERSION message carried (uvfio_caps.present).  A name
+ * that is absent takes the protocol's default; a server answers only the
+ * names its client proposed, plus any limit of its own that is tighter
+ * than the default the client would otherwise assume.
+ */
+#define UVFIO_CAP_MAX_MSG_FDS (1u << 0)
+#define UVFIO_CAP_MAX_DATA_XFER (1u << 1)
+#define UVFIO_CAP_MAX_DMA_MAPS (1u << 2)
+#define UVFIO_CAP_PGSIZES (1u << 3)
+#define UVFIO_CAP_MIGRATION (1u << 4)
+#define UVFIO_CAP_TWIN_SOCKET (1u << 5)
+#define UVFIO_CAP_WRITE_MULTIPLE (1u << 6)
+#define UVFIO_CAP_ALL 0x7fu
+
 struct uvfio_caps {
 	uint16_t major;
 	uint16_t minor;
+	uint32_t present;               /* UVFIO_CAP_* */
 	uint32_t max_msg_fds;           /* fds the sender can receive */
 	uint32_t max_data_xfer_size;    /* data bytes the sender can receive */
 	uint32_t max_dma_maps;

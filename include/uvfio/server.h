@@ -74,6 +74,28 @@ struct uvfio_dev_ops {
 	/* A client came or went (device state is kept across clients). */
 	void (*attached)(struct uvfio_dev *dev, void *priv);
 	void (*detached)(struct uvfio_dev *dev, void *priv);
+	/*
+	 * Why a client's request was refused, or the library was misused,
+	 * where an errno alone would not tell the person running the device
+	 * (a DMA file that cannot be sealed, in-band DMA from the dispatch
+	 * thread).  err is the errno given; msg has no newline.  NULL: quiet.
+	 */
+	void (*log)(struct uvfio_dev *dev, void *priv, int err,
+		    const char *msg);
+};
+
+/*
+ * The layout of in-band DMA messages.  The specification (and
+ * libvfio-user) puts a u64 count at payload offset 8 and the data at 16;
+ * QEMU 10.1's vfio-user client uses a u32 count and the data at 12.  AUTO
+ * picks QEMU's for a client that proposes protocol version 0.0 (QEMU
+ * does; libvfio-user and uvfio propose later minors) and the
+ * specification's otherwise.
+ */
+enum uvfio_dma_layout {
+	UVFIO_DMA_LAYOUT_AUTO = 0,
+	UVFIO_DMA_LAYOUT_SPEC,
+	UVFIO_DMA_LAYOUT_COUNT32,
 };
 
 struct uvfio_dev_opts {
@@ -93,6 +115,8 @@ struct uvfio_dev_opts {
 	 * opened by path): only for clients the device trusts.
 	 */
 	bool allow_unsealed_dma;
+	/* How DMA_READ/DMA_WRITE lay out their count (see below). */
+	enum uvfio_dma_layout dma_layout;
 };
 
 struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
@@ -265,13 +289,50 @@ void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref);
 /*
  * Copies to or from client memory: directly where the window is mapped,
  * otherwise with DMA_READ/DMA_WRITE messages chunked to the client's
- * max_data_xfer_size (over the twin socket when negotiated; without it,
- * only from the dispatch thread).
+ * max_data_xfer_size (DMA_READ to 64 KiB with the COUNT32 layout, which
+ * QEMU delivers whole only up to its socket buffer).  Messages go over
+ * the twin socket when one was negotiated, otherwise over the main socket,
+ * from any thread: the dispatch thread hands each reply to the thread
+ * waiting for it and keeps serving the client meanwhile.  One request is
+ * outstanding at a time; other threads wait their turn.
+ *
+ * Without a twin socket, in-band DMA from the dispatch thread fails with
+ * -EDEADLK: inside a handler the client is waiting for our reply and may
+ * serve our request only after it (QEMU does), so both would wait.  Queue
+ * the work instead (uvfio_work_queue(): it runs once the reply is sent).
+ * Other errors: -ENOENT, -EACCES as uvfio_dma_get(); -ENOTCONN or
+ * -ECONNRESET without a client or when it leaves meanwhile; the client's
+ * errno from an error reply; -EPROTO for a reply that does not echo the
+ * request.
  */
 int uvfio_dma_read(struct uvfio_dev *dev, uint64_t iova, void *buf,
 		   size_t len);
 int uvfio_dma_write(struct uvfio_dev *dev, uint64_t iova, const void *buf,
 		    size_t len);
+
+/*
+ * Deferred work, as hardware finishes a doorbell write and then runs the
+ * engine: a work item runs fn(dev, arg) on the device's work thread (one
+ * per device, started with the first item, in queueing order).  Queued
+ * from inside a handler (a region access, reset, ...), it starts only
+ * after that handler's reply has been sent.  Queueing an item that is
+ * already queued does nothing; one queued while it runs runs again.
+ *
+ * uvfio_work_queue() is safe from any thread and never blocks on the
+ * client; it returns 1 when queued, 0 when it already was.
+ * uvfio_work_flush() waits until the item is neither queued nor running
+ * (never call it from the item's own fn).  Items belong to their device:
+ * uvfio_dev_destroy() frees those left, dropping any still queued, after
+ * waiting for a running one (whose in-band DMA fails once the client is
+ * gone).  uvfio_work_free() does the same for one item.
+ */
+struct uvfio_work;
+typedef void (*uvfio_work_fn)(struct uvfio_dev *dev, void *arg);
+struct uvfio_work *uvfio_work_new(struct uvfio_dev *dev, uvfio_work_fn fn,
+				  void *arg);
+int uvfio_work_queue(struct uvfio_work *w);
+void uvfio_work_flush(struct uvfio_work *w);
+void uvfio_work_free(struct uvfio_work *w);
 
 /* Mapped windows and bytes, for tests and tools. */
 int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,

@@ -16,11 +16,16 @@
  *   reply.  Losing the connection does the same with -ECONNRESET.  A reply
  *   that is well framed but wrong inside (size, echo, fds) fails its own
  *   request with -EPROTO and the connection stays usable.
- * - Server requests (DMA_READ/DMA_WRITE) on the main socket are answered
- *   inline while a request waits, as a server without twin socket sends
- *   them there.  With a twin socket they are answered by the client's own
- *   thread, which never takes c->lock: a request may wait on the server
- *   while the server waits on a DMA answer.
+ * - Server requests (DMA_READ/DMA_WRITE) on the main socket (a server
+ *   without twin socket sends them there) are answered inline while a
+ *   request waits, then before c->lock is released (those that arrived
+ *   behind the reply), and otherwise by the client's own thread, which
+ *   polls the main socket and takes c->lock to read it; with
+ *   UVFIO_CLIENT_NO_THREAD the caller polls uvfio_client_get_poll_fd()
+ *   instead.  With a twin socket they are answered by the client's own
+ *   thread (or uvfio_client_process()), which never takes c->lock: a
+ *   request may wait on the server while the server waits on a DMA
+ *   answer.
  * - DMA windows are published before DMA_MAP is sent (and withdrawn if it
  *   fails), since a server may start DMA before its reply reaches us; they
  *   are withdrawn only after DMA_UNMAP succeeds (or the link is broken),
@@ -32,8 +37,10 @@
  *   de-assigns a range when the message has no fds.  So the caller's array
  *   is cut into runs: each run of real fds is an assigning message (cut
  *   again at the server's max_msg_fds), each run of -1 a de-assigning
- *   message without fds.  Runs are sent in order; the first error stops
- *   (earlier runs stay applied, as with several ioctls).
+ *   message without fds.  Runs are sent from the highest vectors down, so
+ *   the first enables an index with the whole range (MSI cannot grow once
+ *   on); the first error stops (runs sent stay applied, as with several
+ *   ioctls).
  * - uvfio_client_region_mmap(): the client owns every mapping it returns
  *   and munmaps it in uvfio_client_close(); the caller must not munmap it.
  *   Mapping the same area twice gives two mappings.
@@ -43,7 +50,7 @@
  * - DEVICE_FEATURE offers argsz for the larger of the data sent and cap,
  *   as SET/PROBE replies echo the request; at most cap bytes come back.
  * - uvfio_client_process() drains what is ready and returns 0; it gives
- *   -EBUSY when the client's own thread serves the twin socket.
+ *   -EBUSY when the client's own thread serves the server's requests.
  * - uvfio_client_raw() is for tests: it accepts and closes any fds in the
  *   reply and returns the payload size.
  * - uvfio_client_close() must not race other calls on the same client.
@@ -51,6 +58,7 @@
 #include "priv.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,6 +85,49 @@ static void mark_broken(struct uvfio_client *c, int err)
 	shutdown(c->main.fd, SHUT_RDWR);
 	if (c->has_twin)
 		shutdown(c->twin.fd, SHUT_RDWR);
+}
+
+/* Answers the server's requests buffered or ready on the main socket. */
+static void serve_main(struct uvfio_client *c, bool read_socket)
+{
+	struct uvfio_msg m;
+
+	while (!c->broken) {
+		int r = read_socket ? uvfio_chan_recv(&c->main, &m, false) :
+				      uvfio_chan_next_buffered(&c->main, &m);
+
+		if (r == 0)
+			return;
+		if (r < 0) {
+			mark_broken(c, r == -EPROTO ? EPROTO : ECONNRESET);
+			return;
+		}
+		/* No request of ours is out: a reply here is no one's. */
+		if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) !=
+		    VFIO_USER_F_TYPE_COMMAND) {
+			uvfio_msg_release(&m);
+			mark_broken(c, EPROTO);
+			return;
+		}
+		r = cl_serve(c, &c->main, &m);
+		uvfio_msg_release(&m);
+		if (r < 0) {
+			mark_broken(c, ECONNRESET);
+			return;
+		}
+	}
+}
+
+void cl_lock(struct uvfio_client *c)
+{
+	pthread_mutex_lock(&c->lock);
+}
+
+void cl_unlock(struct uvfio_client *c)
+{
+	if (!c->has_twin && c->main.head != c->main.tail)
+		serve_main(c, false);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static int wait_reply(struct uvfio_client *c, const struct vfio_user_header *h,
@@ -190,6 +241,11 @@ static void init_ours(struct uvfio_caps *o, const struct uvfio_client_opts *opt)
 	o->twin_socket = !(opt && (opt->flags & UVFIO_CLIENT_NO_TWIN));
 	o->twin_fd_index = -1;
 	o->write_multiple = true;
+	/* What QEMU proposes, and the twin socket when we want one. */
+	o->present = UVFIO_CAP_MAX_MSG_FDS | UVFIO_CAP_MAX_DATA_XFER |
+		     UVFIO_CAP_MAX_DMA_MAPS | UVFIO_CAP_PGSIZES |
+		     UVFIO_CAP_WRITE_MULTIPLE |
+		     (o->twin_socket ? UVFIO_CAP_TWIN_SOCKET : 0);
 }
 
 /* Takes the twin socket out of the VERSION reply; closes the other fds. */
@@ -276,10 +332,35 @@ static void *twin_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Without a twin socket: wait for the main socket to be readable while
+ * no request reads it, then read it under c->lock.  A request's own reply
+ * wakes this thread too; it then finds nothing once it gets the lock.
+ */
+static void *main_serve(void *arg)
+{
+	struct uvfio_client *c = arg;
+	struct pollfd p = { .fd = c->main.fd, .events = POLLIN };
+
+	for (;;) {
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		cl_lock(c);
+		if (!c->broken)
+			serve_main(c, true);
+		bool done = c->broken;
+
+		cl_unlock(c);
+		if (done)
+			break;
+	}
+	return NULL;
+}
+
 static void destroy(struct uvfio_client *c)
 {
 	if (c->thread_started) {
-		shutdown(c->twin.fd, SHUT_RDWR);
+		shutdown(c->has_twin ? c->twin.fd : c->main.fd, SHUT_RDWR);
 		pthread_join(c->thread, NULL);
 	}
 	cl_unmap_all(c);
@@ -328,8 +409,9 @@ struct uvfio_client *uvfio_client_attach_fd(int fd,
 	r = negotiate(c);
 	if (r < 0)
 		goto fail;
-	if (c->has_twin && !(o && (o->flags & UVFIO_CLIENT_NO_THREAD))) {
-		r = -pthread_create(&c->thread, NULL, twin_main, c);
+	if (!(o && (o->flags & UVFIO_CLIENT_NO_THREAD))) {
+		r = -pthread_create(&c->thread, NULL,
+				    c->has_twin ? twin_main : main_serve, c);
 		if (r < 0)
 			goto fail;
 		c->thread_started = true;
@@ -392,7 +474,7 @@ void uvfio_client_stats(struct uvfio_client *c, struct uvfio_client_stats *s)
 
 int uvfio_client_get_poll_fd(struct uvfio_client *c)
 {
-	return c->has_twin ? c->twin.fd : -ENOTSUP;
+	return c->has_twin ? c->twin.fd : c->main.fd;
 }
 
 int uvfio_client_process(struct uvfio_client *c)
@@ -400,10 +482,15 @@ int uvfio_client_process(struct uvfio_client *c)
 	struct uvfio_msg m;
 	int r;
 
-	if (!c->has_twin)
-		return -ENOTSUP;
 	if (c->thread_started)
 		return -EBUSY;
+	if (!c->has_twin) {
+		cl_lock(c);
+		serve_main(c, true);
+		r = -c->broken;
+		cl_unlock(c);
+		return r;
+	}
 	pthread_mutex_lock(&c->twin_lock);
 	for (;;) {
 		r = uvfio_chan_recv(&c->twin, &m, false);
@@ -434,7 +521,7 @@ int uvfio_client_raw(struct uvfio_client *c, uint16_t cmd, const void *req,
 
 	if ((len && !req) || (cap && !reply) || (nfds && !fds))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = cl_call(c, &rq, &rep);
 	if (r == 0) {
 		if (rep.size && cap)
@@ -443,6 +530,6 @@ int uvfio_client_raw(struct uvfio_client *c, uint16_t cmd, const void *req,
 		r = (int)rep.size;
 		uvfio_msg_release(&rep);
 	}
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }

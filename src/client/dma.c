@@ -116,7 +116,7 @@ int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
 	    (prot & ~PROT_ALL) || !vaddr ||
 	    size - 1 > (uint64_t)(UINTPTR_MAX - (uintptr_t)vaddr))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	pthread_rwlock_wrlock(&c->dma_lock);
 	r = insert(c, &w);
 	pthread_rwlock_unlock(&c->dma_lock);
@@ -134,7 +134,7 @@ int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
 		pthread_rwlock_unlock(&c->dma_lock);
 	}
 out:
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -188,12 +188,12 @@ int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova, uint64_t size)
 	const struct cl_window *w;
 	int r = -ENOENT;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	/* Only this thread (holding c->lock) changes the table. */
 	w = size ? find(c, iova, size) : NULL;
 	if (w && w->iova == iova && w->size == size)
 		r = unmap(c, iova, size, 0);
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -201,9 +201,9 @@ int uvfio_client_dma_unmap_all(struct uvfio_client *c)
 {
 	int r;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = unmap(c, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -270,16 +270,14 @@ static int dma_write(struct uvfio_client *c, struct uvfio_chan *ch,
 		return r;
 	cl_stat_add(&c->stats.dma_writes, 1);
 	cl_stat_add(&c->stats.dma_bytes, a.count);
-	if (reply) {
-		struct vfio_user_dma_write_reply wr = {
-			.addr = a.addr,
-			.count = (uint32_t)a.count,
-		};
-
-		if (uvfio_chan_send_reply(ch, &m->hdr, &wr, sizeof(wr), NULL,
-					  0) < 0)
-			return 1;
-	}
+	/*
+	 * The reply echoes address and count as 16 bytes: libvfio-user
+	 * drops a device's connection on anything shorter, and the
+	 * specification's 12 (a u32 count) are its prefix.
+	 */
+	if (reply && uvfio_chan_send_reply(ch, &m->hdr, &a, sizeof(a), NULL,
+					   0) < 0)
+		return 1;
 	return 0;
 }
 

@@ -41,9 +41,9 @@ int uvfio_client_device_info(struct uvfio_client *c,
 {
 	int r;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = cl_device_info_locked(c, info);
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -236,9 +236,9 @@ int uvfio_client_region_info(struct uvfio_client *c, uint32_t index,
 {
 	int r;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = cl_region_locked(c, index, out);
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -262,7 +262,7 @@ int uvfio_client_irq_info(struct uvfio_client *c, uint32_t index,
 	struct uvfio_msg rep;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = cl_simple(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &q, sizeof(q), &rep,
 		      sizeof(q));
 	if (r == 0) {
@@ -270,7 +270,7 @@ int uvfio_client_irq_info(struct uvfio_client *c, uint32_t index,
 		uvfio_msg_release(&rep);
 		r = (q.argsz < sizeof(q) || q.index != index) ? -EPROTO : 0;
 	}
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	if (r == 0)
 		*info = q;
 	return r;
@@ -311,12 +311,12 @@ int uvfio_client_region_io_fds(struct uvfio_client *c, uint32_t index)
 	struct uvfio_msg rep;
 	int r;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = cl_call(c, &rq, &rep);
 	if (r == 0) {
 		r = check_io_fds(&rep, index, q.argsz);
 		uvfio_msg_release(&rep);
 	}
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }

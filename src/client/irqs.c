@@ -41,7 +41,13 @@ static int send_set(struct uvfio_client *c, const struct vfio_irq_set *s,
 	return call_empty(c, &rq);
 }
 
-/* Runs of real fds assign, runs of -1 de-assign (a message without fds). */
+/*
+ * Runs of real fds assign, runs of -1 de-assign (a message without fds).
+ * Runs go from the highest vectors down: the first message then enables
+ * an index that is off with all start + count vectors, as one ioctl
+ * would, where MSI could not grow later (the server's max_msg_fds, 16 for
+ * QEMU's sake, cuts 32 MSI vectors in two).
+ */
 static int set_eventfds(struct uvfio_client *c, const struct vfio_irq_set *s,
 			const int *fds)
 {
@@ -55,14 +61,14 @@ static int set_eventfds(struct uvfio_client *c, const struct vfio_irq_set *s,
 			return -EBADF;
 	if (!s->count)
 		return send_set(c, s, s->start, 0, NULL, 0, NULL, 0);
-	for (uint32_t i = 0, j; i < s->count && !r; i = j) {
-		bool assign = fds[i] >= 0;
+	for (uint32_t end = s->count, i; end > 0 && !r; end = i) {
+		bool assign = fds[end - 1] >= 0;
 
-		for (j = i + 1; j < s->count && (fds[j] >= 0) == assign; j++)
-			if (assign && j - i == max)
+		for (i = end - 1; i > 0 && (fds[i - 1] >= 0) == assign; i--)
+			if (assign && end - i == max)
 				break;
-		r = send_set(c, s, s->start + i, j - i, NULL, 0,
-			     assign ? fds + i : NULL, assign ? j - i : 0);
+		r = send_set(c, s, s->start + i, end - i, NULL, 0,
+			     assign ? fds + i : NULL, assign ? end - i : 0);
 	}
 	return r;
 }
@@ -85,13 +91,13 @@ int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
 	if (dt == VFIO_IRQ_SET_DATA_BOOL &&
 	    (!count || count > c->caps.max_data_xfer_size))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	if (dt == VFIO_IRQ_SET_DATA_EVENTFD)
 		r = set_eventfds(c, &s, data);
 	else
 		r = send_set(c, &s, start, count, data,
 			     dt == VFIO_IRQ_SET_DATA_BOOL ? count : 0, NULL, 0);
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -100,9 +106,9 @@ int uvfio_client_reset(struct uvfio_client *c)
 	struct cl_req rq = { .cmd = VFIO_USER_DEVICE_RESET };
 	int r;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = call_empty(c, &rq);
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -132,7 +138,7 @@ int uvfio_client_device_feature(struct uvfio_client *c, uint32_t flags,
 			     .iov = iov,
 			     .iovcnt = 2 };
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = cl_call(c, &rq, &rep);
 	if (r == 0) {
 		struct vfio_device_feature g;
@@ -156,6 +162,6 @@ int uvfio_client_device_feature(struct uvfio_client *c, uint32_t flags,
 		}
 		uvfio_msg_release(&rep);
 	}
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }

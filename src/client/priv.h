@@ -57,7 +57,7 @@ struct uvfio_client {
 	unsigned int nwin, cap_win;
 
 	pthread_mutex_t twin_lock; /* uvfio_client_process() callers */
-	pthread_t thread;
+	pthread_t thread;       /* serves the twin, or the main socket */
 	bool thread_started;
 
 	struct uvfio_client_stats stats; /* updated with __atomic builtins */
@@ -65,6 +65,14 @@ struct uvfio_client {
 	/* Interrupt emulation (irqemu.h); NULL until uvfio_client_irq_attach. */
 	struct cl_irqemu *irq;
 };
+
+/*
+ * c->lock.  Unlocking first answers the server's requests that arrived
+ * behind a reply (without a twin socket they share the main socket): no
+ * readiness would announce them to a poller once they sit in our buffer.
+ */
+void cl_lock(struct uvfio_client *c);
+void cl_unlock(struct uvfio_client *c);
 
 /* A request; the caller holds c->lock around the call and the parsing. */
 struct cl_req {

@@ -67,7 +67,7 @@ int uvfio_client_region_read(struct uvfio_client *c, uint32_t index,
 
 	if (len && (!buf || off + (len - 1) < off))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	for (size_t done = 0; done < len && !r;) {
 		uint32_t n =
 			len - done < c->xfer ? (uint32_t)(len - done) : c->xfer;
@@ -75,7 +75,7 @@ int uvfio_client_region_read(struct uvfio_client *c, uint32_t index,
 		r = read_chunk(c, index, off + done, (uint8_t *)buf + done, n);
 		done += n;
 	}
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -89,7 +89,7 @@ int uvfio_client_region_write(struct uvfio_client *c, uint32_t index,
 	if ((len && (!buf || off + (len - 1) < off)) ||
 	    (flags & ~UVFIO_WRITE_POSTED))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	for (size_t done = 0; done < len && !r;) {
 		uint32_t n =
 			len - done < c->xfer ? (uint32_t)(len - done) : c->xfer;
@@ -98,7 +98,7 @@ int uvfio_client_region_write(struct uvfio_client *c, uint32_t index,
 				(const uint8_t *)buf + done, n, posted);
 		done += n;
 	}
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -126,7 +126,7 @@ int uvfio_client_region_write_multi(struct uvfio_client *c,
 		m.d[i].count = w[i].count;
 		memcpy(m.d[i].data, &w[i].data, VFIO_USER_MULTI_DATA);
 	}
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	r = cl_simple(c, VFIO_USER_REGION_WRITE_MULTI, &m,
 		      sizeof(m.h) + n * sizeof(m.d[0]), &rep, sizeof(done));
 	if (r == 0) {
@@ -135,7 +135,7 @@ int uvfio_client_region_write_multi(struct uvfio_client *c,
 		if (done != n)
 			r = -EPROTO;
 	}
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	return r;
 }
 
@@ -224,10 +224,10 @@ void *uvfio_client_region_mmap(struct uvfio_client *c, uint32_t index, int area,
 	void *p;
 	int e;
 
-	pthread_mutex_lock(&c->lock);
+	cl_lock(c);
 	p = map_locked(c, index, area, size);
 	e = errno;
-	pthread_mutex_unlock(&c->lock);
+	cl_unlock(c);
 	errno = e;
 	return p;
 }

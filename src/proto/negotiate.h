@@ -16,7 +16,8 @@ void uvfio_caps_default(struct uvfio_caps *c);
 
 /*
  * Parses a VERSION payload (major, minor, optional NUL-terminated JSON).
- * Absent capabilities take the defaults; unknown names are ignored; a
+ * Absent capabilities take the defaults and present ones set their bit in
+ * c->present; unknown names are ignored; a
  * known name of the wrong type, a value out of range, JSON that does not
  * parse or is not an object, or version data without its NUL give
  * -EINVAL.  Zero max_msg_fds/max_data_xfer_size/pgsizes are -EINVAL too.
@@ -24,19 +25,20 @@ void uvfio_caps_default(struct uvfio_caps *c);
 int uvfio_caps_parse(const void *payload, size_t len, struct uvfio_caps *c);
 
 /*
- * Builds a VERSION payload into buf: the version, then the JSON with every
- * capability of c (twin_socket.fd_index only when >= 0, migration only
- * when has_migration).  Returns its length (NUL included), -ENOSPC when
- * cap is too small.
+ * Builds a VERSION payload into buf: the version, then the JSON with the
+ * capabilities named in c->present (twin_socket.fd_index only when >= 0).
+ * Returns its length (NUL included), -ENOSPC when cap is too small.
  */
 int uvfio_caps_format(const struct uvfio_caps *c, void *buf, size_t cap);
 
 /*
  * The server's side of negotiation: from the client's proposal and the
  * server's own capabilities, the reply.  -ENOTSUP when the majors differ.
- * Minor: the smaller.  twin_socket only if both support it (fd_index is
- * left to the caller).  write_multiple only if the server supports it.
- * The rest are the server's own values (what it can receive, its limits).
+ * Minor: the smaller.  The reply names what the client proposed (and the
+ * server knows), and the server's limits that are tighter than the
+ * defaults.  twin_socket is supported only if both support it (fd_index is
+ * left to the caller); write_multiple is the server's own word.  The
+ * values are the server's own (what it can receive, its limits).
  */
 int uvfio_caps_negotiate(const struct uvfio_caps *client,
 			 const struct uvfio_caps *server,

@@ -127,11 +127,6 @@ struct vfio_user_dma_region_access {
 	uint8_t data[];
 };
 
-/* DMA_WRITE reply: the spec gives count as 4 bytes here. */
-struct vfio_user_dma_write_reply {
-	uint64_t addr;
-	uint32_t count;
-} __attribute__((packed));
 
 /* REGION_WRITE_MULTI */
 #define VFIO_USER_MULTI_DATA 8
@@ -170,7 +165,6 @@ _Static_assert(sizeof(struct vfio_irq_info) == 16, "irq_info");
 _Static_assert(sizeof(struct vfio_irq_set) == 20, "irq_set");
 _Static_assert(sizeof(struct vfio_user_region_access) == 16, "region rw");
 _Static_assert(sizeof(struct vfio_user_dma_region_access) == 16, "dma rw");
-_Static_assert(sizeof(struct vfio_user_dma_write_reply) == 12, "dma wr");
 _Static_assert(sizeof(struct vfio_user_write_multi_data) == 24, "multi");
 _Static_assert(sizeof(struct vfio_user_write_multi) == 8, "multi hdr");
 _Static_assert(sizeof(struct vfio_device_feature) == 8, "feature");
@@ -183,6 +177,8 @@ _Static_assert(sizeof(struct vfio_user_mig_data) == 8, "mig data");
 #define VFIO_USER_DEFAULT_MAX_FDS 1
 #define VFIO_USER_DEFAULT_MAX_DMA_MAPS 65535
 #define VFIO_USER_DEFAULT_PGSIZES 4096
+/* The older migration object's max_bitmap_size when absent (QEMU's). */
+#define VFIO_USER_DEFAULT_MAX_BITMAP (256ull << 20)
 
 const char *vfio_user_command_name(unsigned int cmd);
 

@@ -116,26 +116,12 @@ void conn_drop(struct uvfio_dev *dev)
 		return;
 	if (dev->epfd >= 0)
 		epoll_set(dev, EPOLL_CTL_DEL, dev->chan.fd);
+	/* Wakes a device thread blocked sending on the socket. */
+	shutdown(dev->chan.fd, SHUT_RDWR);
+	s2c_close(dev);
+	pthread_mutex_lock(&dev->send_lock);
 	uvfio_chan_fini(&dev->chan);
-	if (dev->has_twin) {
-		/*
-		 * A device thread may wait on the twin socket for a reply:
-		 * wake it, then take the channel away under its lock.
-		 */
-		shutdown(dev->twin.fd, SHUT_RDWR);
-		pthread_mutex_lock(&dev->s2c_lock);
-		uvfio_chan_fini(&dev->twin);
-		dev->has_twin = false;
-		pthread_mutex_unlock(&dev->s2c_lock);
-	}
-	while (dev->deferred) {
-		struct deferred *d = dev->deferred;
-
-		dev->deferred = d->next;
-		uvfio_msg_release(&d->msg);
-		free(d);
-	}
-	dev->deferred_tail = &dev->deferred;
+	pthread_mutex_unlock(&dev->send_lock);
 	dma_unmap_all(&dev->dma);
 	irq_release_all(dev);
 	dev->connected = false;
@@ -175,6 +161,24 @@ static int make_twin(struct uvfio_dev *dev, int *client_end)
 	return 0;
 }
 
+/*
+ * Which DMA_READ/WRITE layout the client speaks: QEMU 10.1 proposes version
+ * 0.0 and uses a u32 count; libvfio-user and uvfio propose later minors
+ * and use the specification's u64.
+ */
+static bool dma_count32(const struct uvfio_dev *dev,
+			const struct uvfio_caps *offer)
+{
+	switch (dev->opts.dma_layout) {
+	case UVFIO_DMA_LAYOUT_SPEC:
+		return false;
+	case UVFIO_DMA_LAYOUT_COUNT32:
+		return true;
+	default:
+		return offer->major == 0 && offer->minor == 0;
+	}
+}
+
 int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct uvfio_caps offer, rep;
@@ -210,39 +214,19 @@ int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		return err;
 	}
 	dev->peer = offer;
-	pthread_mutex_lock(&dev->s2c_lock);
-	dev->has_twin = rep.twin_socket;
-	pthread_mutex_unlock(&dev->s2c_lock);
+	dev->count32 = dma_count32(dev, &offer);
+	s2c_open(dev, rep.twin_socket);
 	dev->negotiated = true;
 	/* The reply is sent: tell dispatch not to send another. */
 	return 1;
-}
-
-static struct deferred *pop_deferred(struct uvfio_dev *dev)
-{
-	struct deferred *d = dev->deferred;
-
-	if (d) {
-		dev->deferred = d->next;
-		if (!dev->deferred)
-			dev->deferred_tail = &dev->deferred;
-	}
-	return d;
 }
 
 /* Handles one message; on a broken stream the client is dropped. */
 static int serve_one(struct uvfio_dev *dev, bool block)
 {
 	struct uvfio_msg msg;
-	struct deferred *d = pop_deferred(dev);
 	int r;
 
-	if (d) {
-		dispatch(dev, &d->msg);
-		uvfio_msg_release(&d->msg);
-		free(d);
-		return 1;
-	}
 	r = uvfio_chan_recv(&dev->chan, &msg, block);
 	if (r == 0 || r == -EINTR)
 		return 0;
@@ -282,9 +266,8 @@ int uvfio_dev_process(struct uvfio_dev *dev)
 	r = serve_one(dev, false);
 	while (r > 0 && dev->connected) {
 		n++;
-		if (!dev->deferred &&
-		    dev->chan.tail - dev->chan.head <
-			    sizeof(struct vfio_user_header))
+		if (dev->chan.tail - dev->chan.head <
+		    sizeof(struct vfio_user_header))
 			break;
 		r = serve_one(dev, false);
 	}

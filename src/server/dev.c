@@ -2,12 +2,15 @@
 /* Creating and describing a device. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "priv.h"
+#include "proto/limits.h"
 #include "proto/negotiate.h"
 
 struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
@@ -30,7 +33,6 @@ struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
 	dev->epfd = -1;
 	dev->chan.fd = -1;
 	dev->twin.fd = -1;
-	dev->deferred_tail = &dev->deferred;
 	if (ops)
 		dev->ops = *ops;
 	dev->priv = priv;
@@ -46,8 +48,9 @@ struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
 	/* Room for any reply that is not data: region info with its caps. */
 	if (dev->caps.max_data_xfer_size < 4096)
 		dev->caps.max_data_xfer_size = 4096;
-	dev->caps.max_msg_fds = dev->opts.max_msg_fds ? dev->opts.max_msg_fds
-						      : UVFIO_CHAN_MAX_FDS;
+	dev->caps.max_msg_fds = dev->opts.max_msg_fds ?
+					dev->opts.max_msg_fds :
+					UVFIO_DEV_DEFAULT_MAX_MSG_FDS;
 	if (dev->caps.max_msg_fds > UVFIO_CHAN_MAX_FDS)
 		dev->caps.max_msg_fds = UVFIO_CHAN_MAX_FDS;
 	if (dev->opts.max_dma_maps)
@@ -75,7 +78,8 @@ struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
 			dev->opts.dma_limit);
 	if (err)
 		goto fail;
-	pthread_mutex_init(&dev->s2c_lock, NULL);
+	s2c_init(dev);
+	work_init(&dev->work);
 	return dev;
 fail:
 	free(dev->regions);
@@ -91,6 +95,8 @@ void uvfio_dev_destroy(struct uvfio_dev *dev)
 		return;
 	if (dev->connected)
 		conn_drop(dev);
+	/* After the client: a running item's in-band DMA has failed. */
+	work_fini(dev);
 	if (dev->listen_fd >= 0) {
 		close(dev->listen_fd);
 		if (dev->path)
@@ -104,9 +110,22 @@ void uvfio_dev_destroy(struct uvfio_dev *dev)
 	free(dev->regions);
 	irq_free(dev);
 	dma_fini(&dev->dma);
-	pthread_mutex_destroy(&dev->s2c_lock);
+	s2c_fini(dev);
 	free(dev->xfer);
 	free(dev);
+}
+
+void dev_log(struct uvfio_dev *dev, int err, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (!dev->ops.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	dev->ops.log(dev, dev->priv, err < 0 ? -err : err, msg);
 }
 
 void *uvfio_dev_priv(struct uvfio_dev *dev)

@@ -114,19 +114,29 @@ int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	int r;
 
-	/* A reply nobody waits for (late, or the peer's mistake): drop it. */
+	/* A reply: to our request, or to nothing (late, or a mistake). */
 	if ((msg->hdr.flags & VFIO_USER_F_TYPE_MASK) ==
-	    VFIO_USER_F_TYPE_REPLY)
+	    VFIO_USER_F_TYPE_REPLY) {
+		s2c_route(dev, msg);
 		return 0;
+	}
 	r = check(dev, msg);
-	if (!r)
+	if (!r) {
+		dev->in_handler = true;
 		r = handlers[msg->hdr.cmd](dev, msg);
-	if (r > 0)
-		return 0;
+		dev->in_handler = false;
+	}
 	if (r < 0)
 		r = reply_err(dev, &msg->hdr, r);
-	else
+	else if (r == 0)
 		r = reply(dev, &msg->hdr, NULL, 0, NULL, 0);
+	else
+		r = 0;
+	/* Work the handler queued starts now that the reply is out. */
+	if (dev->work_held) {
+		dev->work_held = false;
+		work_release_held(dev);
+	}
 	return r == -EPIPE || r == -ECONNRESET ? r : 0;
 }
 
@@ -135,13 +145,31 @@ int reply(struct uvfio_dev *dev, const struct vfio_user_header *req,
 {
 	if (req->flags & VFIO_USER_F_NO_REPLY)
 		return 0;
-	return uvfio_chan_send_reply(&dev->chan, req, p, n, fds, nfds);
+	if (n > UINT32_MAX - sizeof(*req))
+		return -EINVAL;
+	struct vfio_user_header h = {
+		.msg_id = req->msg_id,
+		.cmd = req->cmd,
+		.msg_size = (uint32_t)(sizeof(h) + n),
+		.flags = VFIO_USER_F_TYPE_REPLY,
+	};
+	struct iovec iov = { (void *)p, n };
+
+	return dev_send(dev, &h, &iov, 1, fds, nfds);
 }
 
 int reply_err(struct uvfio_dev *dev, const struct vfio_user_header *req,
 	      int err)
 {
+	struct vfio_user_header h = {
+		.msg_id = req->msg_id,
+		.cmd = req->cmd,
+		.msg_size = sizeof(h),
+		.flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+		.error_no = (uint32_t)(err < 0 ? -err : err),
+	};
+
 	if (req->flags & VFIO_USER_F_NO_REPLY)
 		return 0;
-	return uvfio_chan_send_error(&dev->chan, req, err);
+	return dev_send(dev, &h, NULL, 0, NULL, 0);
 }

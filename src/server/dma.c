@@ -113,7 +113,15 @@ static int seal_fd(struct uvfio_dev *dev, int fd)
 	if (seals >= 0 && !(seals & F_SEAL_SEAL) &&
 	    !fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
 		return 0;
-	return dev->opts.allow_unsealed_dma ? 0 : -EPERM;
+	if (dev->opts.allow_unsealed_dma)
+		return 0;
+	dev_log(dev, EPERM,
+		"DMA_MAP refused: the client's file cannot be sealed against "
+		"shrinking (%s); a device accepts such files (hugetlbfs or "
+		"disk-backed guest RAM) only with allow_unsealed_dma, for a "
+		"client it trusts",
+		seals < 0 ? "not a memfd" : "memfd sealed without SHRINK");
+	return -EPERM;
 }
 
 int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)

@@ -62,10 +62,27 @@ struct dma_table {
 	atomic_uint waiters;    /* unmaps waiting for refs to drop */
 };
 
-/* A command that arrived while the dispatch thread waited for a reply. */
-struct deferred {
-	struct deferred *next;
-	struct uvfio_msg msg;
+/* A device-to-client request waiting for its reply (s2c.c). */
+struct s2c_req {
+	uint16_t id;
+	uint16_t cmd;
+	uint64_t iova;
+	uint32_t count;
+	void *dst;              /* DMA_READ: where the data goes */
+	bool done;
+	int err;
+};
+
+/* Deferred work (work.c). */
+struct work_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;    /* work to run, or an item went idle */
+	struct uvfio_work *head, **tail;
+	struct uvfio_work *held;        /* queued by a handler: after reply */
+	struct uvfio_work *all;         /* every item, for destroy */
+	pthread_t thread;
+	bool started;
+	bool quit;
 };
 
 struct uvfio_dev {
@@ -88,20 +105,32 @@ struct uvfio_dev {
 	bool connected;
 	bool negotiated;
 	struct uvfio_chan chan;
-	struct deferred *deferred;
-	struct deferred **deferred_tail;
+	/* Whole messages on chan: replies, and requests of any thread. */
+	pthread_mutex_t send_lock;
 	pthread_t dispatcher;
+	bool in_handler;                /* the dispatcher, inside a handler */
+	bool work_held;                 /* it queued work: release after reply */
 	atomic_bool stop;
 
-	/* Server-to-client requests (DMA_READ/WRITE). */
-	pthread_mutex_t s2c_lock;
+	/* Device-to-client requests (s2c.c): one outstanding at a time. */
+	pthread_mutex_t s2c_lock;       /* guards the fields below */
+	pthread_cond_t s2c_cond;        /* slot free, or a reply came */
+	struct s2c_req *s2c_cur;
+	bool s2c_open;                  /* a negotiated client is there */
 	bool has_twin;
 	struct uvfio_chan twin;
 	uint16_t s2c_id;
+	bool count32;                   /* the client's DMA_READ/WRITE layout */
+
+	struct work_queue work;
 
 	struct dma_table dma;
 	uint8_t *xfer;                  /* reply data, max_data_xfer_size */
 };
+
+/* dev.c: ops.log, if the device has one. */
+void dev_log(struct uvfio_dev *dev, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* dispatch.c */
 int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg);
@@ -140,8 +169,34 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg);
 void dma_unmap_all(struct dma_table *t);
 
+/* s2c.c */
+void s2c_init(struct uvfio_dev *dev);
+void s2c_fini(struct uvfio_dev *dev);
+/* A client negotiated: requests may go out (twin: whether it has one). */
+void s2c_open(struct uvfio_dev *dev, bool twin);
+/* The client is gone: fails the request in flight, waits it out. */
+void s2c_close(struct uvfio_dev *dev);
+/* A reply came on the main socket (dispatcher only). */
+void s2c_route(struct uvfio_dev *dev, const struct uvfio_msg *msg);
+/*
+ * Sends a request (header built here) and waits for its reply, which
+ * s2c_check_reply() validates into rq.  Returns rq->err.
+ */
+int s2c_call(struct uvfio_dev *dev, struct s2c_req *rq,
+	     const struct iovec *iov, int iovcnt);
+/* Whole-message send on the main socket, under send_lock. */
+int dev_send(struct uvfio_dev *dev, const struct vfio_user_header *h,
+	     const struct iovec *iov, int iovcnt, const int *fds,
+	     unsigned int nfds);
+
 /* dma_xfer.c */
-int s2c_request(struct uvfio_dev *dev, uint16_t cmd, const struct iovec *iov,
-		int iovcnt, struct uvfio_msg *rep);
+int s2c_check_reply(struct uvfio_dev *dev, struct s2c_req *rq,
+		    const struct uvfio_msg *rep);
+
+/* work.c */
+void work_init(struct work_queue *q);
+/* After a reply: items queued by the handler may start. */
+void work_release_held(struct uvfio_dev *dev);
+void work_fini(struct uvfio_dev *dev);
 
 #endif

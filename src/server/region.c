@@ -121,7 +121,7 @@ int handle_region_read(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		.flags = VFIO_USER_F_TYPE_REPLY,
 	};
 
-	return uvfio_chan_sendv(&dev->chan, &h, iov, 2, NULL, 0) ?: 1;
+	return dev_send(dev, &h, iov, 2, NULL, 0) ?: 1;
 }
 
 int handle_region_write(struct uvfio_dev *dev, struct uvfio_msg *msg)

@@ -160,7 +160,7 @@ static void test_dma_write(void **state)
 	uint8_t *g = map_guest(e);
 	struct evil_op *ops = new_ops(2);
 	struct uvfio_client_stats st0;
-	struct vfio_user_dma_write_reply wr;
+	struct vfio_user_dma_region_access wr; /* 16 bytes, as libvfio-user wants */
 	uint8_t *want = malloc(GUEST);
 
 	assert_non_null(want);
@@ -289,7 +289,7 @@ static void test_dma_limits(void **state)
 	expect_error(&ops[0], twin_mode(e) ? E2BIG : EINVAL);
 	expect_ok(&ops[1], 16 + EVIL_CLIENT_XFER);
 	assert_memory_equal(ops[1].reply + 16, before, EVIL_OP_REPLY - 16);
-	expect_ok(&ops[2], sizeof(struct vfio_user_dma_write_reply));
+	expect_ok(&ops[2], sizeof(struct vfio_user_dma_region_access));
 	assert_memory_equal(g, data, EVIL_CLIENT_XFER);
 	assert_memory_equal(g + EVIL_CLIENT_XFER, before + EVIL_CLIENT_XFER,
 			    GUEST - EVIL_CLIENT_XFER);

@@ -31,8 +31,10 @@
 #define HDR sizeof(struct vfio_user_header)
 #define MAX_ARGS 16
 
+/* What the harness uses of the reply: a server answers only what is asked. */
 static const char client_caps[] =
-	"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576}}";
+	"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576,"
+	"\"max_dma_maps\":65535,\"write_multiple\":true}}";
 
 static void sleep_ms(unsigned int ms)
 {

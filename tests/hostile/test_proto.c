@@ -273,7 +273,8 @@ static void test_bad_version(void **state)
 		"{\"capabilities\":{\"twin_socket\":true}}",
 		"{\"capabilities\":{\"twin_socket\":{\"supported\":1}}}",
 		"{\"capabilities\":{\"write_multiple\":\"yes\"}}",
-		"{\"capabilities\":{\"migration\":{\"pgsize\":4096}}}",
+		"{\"capabilities\":{\"migration\":{\"pgsize\":0}}}",
+		"{\"capabilities\":{\"migration\":[]}}",
 		"{\"capabilities\":{}, \"x\":\"\xff\xfe\"}",
 	};
 	struct hs_conn *c = *state;

@@ -50,6 +50,7 @@ static void assert_caps_equal(const struct uvfio_caps *a,
 {
 	assert_int_equal(a->major, b->major);
 	assert_int_equal(a->minor, b->minor);
+	assert_int_equal(a->present, b->present);
 	assert_int_equal(a->max_msg_fds, b->max_msg_fds);
 	assert_int_equal(a->max_data_xfer_size, b->max_data_xfer_size);
 	assert_int_equal(a->max_dma_maps, b->max_dma_maps);
@@ -116,6 +117,7 @@ static void test_round_trip(void **state)
 	struct uvfio_caps in = {
 		.major = 0,
 		.minor = 1,
+		.present = UVFIO_CAP_ALL,
 		.max_msg_fds = 16,
 		.max_data_xfer_size = 4194304,
 		.max_dma_maps = 4294967295u,
@@ -137,12 +139,21 @@ static void test_round_trip(void **state)
 	assert_int_equal(uvfio_caps_parse(buf, n, &out), 0);
 	assert_caps_equal(&in, &out);
 
-	/* Defaults: no migration object, no fd_index. */
+	/* Only what is present; twin_socket without fd_index. */
 	uvfio_caps_default(&in);
+	in.present = UVFIO_CAP_MAX_DATA_XFER | UVFIO_CAP_TWIN_SOCKET;
 	n = uvfio_caps_format(&in, buf, sizeof(buf));
 	assert_true(n > 4);
-	assert_null(strstr((char *)buf + 4, "migration"));
-	assert_null(strstr((char *)buf + 4, "fd_index"));
+	assert_string_equal((char *)buf + 4,
+			    "{\"capabilities\":{\"max_data_xfer_size\":1048576,"
+			    "\"twin_socket\":{\"supported\":false}}}");
+	assert_int_equal(uvfio_caps_parse(buf, n, &out), 0);
+	assert_caps_equal(&in, &out);
+
+	/* Nothing present: an empty object, which parses to the defaults. */
+	uvfio_caps_default(&in);
+	n = uvfio_caps_format(&in, buf, sizeof(buf));
+	assert_string_equal((char *)buf + 4, "{\"capabilities\":{}}");
 	assert_int_equal(uvfio_caps_parse(buf, n, &out), 0);
 	assert_caps_equal(&in, &out);
 }
@@ -162,6 +173,7 @@ static void test_format_text(void **state)
 	int n;
 
 	uvfio_caps_default(&c);
+	c.present = UVFIO_CAP_ALL;
 	c.minor = 5;
 	c.max_msg_fds = 8;
 	c.has_migration = true;
@@ -184,6 +196,7 @@ static void test_format_nospc(void **state)
 	int need;
 
 	uvfio_caps_default(&c);
+	c.present = UVFIO_CAP_ALL;
 	c.has_migration = true;
 	c.mig_pgsize = UINT64_MAX;
 	c.mig_max_bitmap_size = UINT64_MAX;
@@ -420,9 +433,6 @@ static void test_migration(void **state)
 		"\"migration\":true",
 		"\"migration\":[]",
 		"\"migration\":4096",
-		"\"migration\":{}",
-		"\"migration\":{\"pgsize\":4096}",
-		"\"migration\":{\"max_bitmap_size\":4096}",
 		"\"migration\":{\"pgsize\":0,\"max_bitmap_size\":1}",
 		"\"migration\":{\"pgsize\":1,\"max_bitmap_size\":0}",
 		"\"migration\":{\"pgsize\":-1,\"max_bitmap_size\":1}",
@@ -430,19 +440,126 @@ static void test_migration(void **state)
 		"\"migration\":{\"pgsize\":\"4096\",\"max_bitmap_size\":1}",
 		"\"migration\":{\"pgsize\":4096,\"max_bitmap_size\":false}",
 		"\"migration\":{\"pgsize\":[1],\"max_bitmap_size\":1}",
+		"\"migration\":{\"max_bitmap_size\":0}",
+	};
+	/* Either member may be missing: libvfio-user sends pgsize alone. */
+	static const struct {
+		const char *json;
+		uint64_t pgsize, bitmap;
+	} good[] = {
+		{ "\"migration\":{}", 4096, 256u << 20 },
+		{ "\"migration\":{\"pgsize\":8192}", 8192, 256u << 20 },
+		{ "\"migration\":{\"max_bitmap_size\":4096}", 4096, 4096 },
+		{ "\"migration\":{\"pgsize\":4096,\"max_bitmap_size\":"
+		  "268435456,\"future\":[1]}",
+		  4096, 268435456 },
 	};
 	struct uvfio_caps c;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(parse_caps(bad[i], &c), -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		assert_int_equal(parse_caps(good[i].json, &c), 0);
+		assert_true(c.has_migration);
+		assert_true(c.present & UVFIO_CAP_MIGRATION);
+		assert_true(c.mig_pgsize == good[i].pgsize);
+		assert_true(c.mig_max_bitmap_size == good[i].bitmap);
+	}
+	assert_int_equal(parse_caps("", &c), 0);
+	assert_false(c.has_migration);
+	assert_int_equal(c.present, 0);
+}
 
-	assert_int_equal(parse_caps("\"migration\":{\"pgsize\":4096,"
-				    "\"max_bitmap_size\":268435456}",
-				    &c),
-			 0);
+/* The VERSION replies the peers send, byte for byte (shared/interop). */
+static void test_peer_replies(void **state)
+{
+	/* libvfio-user 0.2, samples/server and gpio-pci-idio-16. */
+	static const char lvu[] =
+		"{ \"capabilities\": { \"max_msg_fds\": 8, "
+		"\"max_data_xfer_size\": 1048576, \"migration\": "
+		"{ \"pgsize\": 4096 } } }";
+	/* The same, to a client that proposed a twin socket. */
+	static const char lvu_twin[] =
+		"{ \"capabilities\": { \"max_msg_fds\": 8, "
+		"\"max_data_xfer_size\": 1048576, \"migration\": "
+		"{ \"pgsize\": 4096 }, \"twin_socket\": { \"supported\": "
+		"true, \"fd_index\": 0 } } }";
+	/* QEMU 10.1's proposal. */
+	static const char qemu[] =
+		"{\"capabilities\": {\"pgsizes\": 4096, \"max_msg_fds\": 16, "
+		"\"max_dma_maps\": 65535, \"max_data_xfer_size\": 1048576, "
+		"\"migration\": {\"max_bitmap_size\": 268435456, "
+		"\"pgsize\": 4096}, \"write_multiple\": true}}";
+	struct uvfio_caps c;
+
+	assert_int_equal(parse_str(lvu, &c), 0);
+	assert_int_equal(c.max_msg_fds, 8);
 	assert_true(c.has_migration);
 	assert_true(c.mig_pgsize == 4096);
+	assert_false(c.twin_socket);
+	assert_int_equal(c.present, UVFIO_CAP_MAX_MSG_FDS |
+					    UVFIO_CAP_MAX_DATA_XFER |
+					    UVFIO_CAP_MIGRATION);
+	assert_int_equal(parse_str(lvu_twin, &c), 0);
+	assert_true(c.twin_socket);
+	assert_int_equal(c.twin_fd_index, 0);
+	assert_int_equal(parse_str(qemu, &c), 0);
+	assert_int_equal(c.present, UVFIO_CAP_ALL & ~UVFIO_CAP_TWIN_SOCKET);
+	assert_true(c.write_multiple);
 	assert_true(c.mig_max_bitmap_size == 268435456);
+}
+
+/* A server answers what it was asked, and limits tighter than defaults. */
+static void test_answer_what_was_asked(void **state)
+{
+	static const struct {
+		const char *proposal;
+		const char *reply;
+	} cases[] = {
+		/* QEMU: everything it proposed but migration; no twin. */
+		{ "\"pgsizes\":4096,\"max_msg_fds\":16,\"max_dma_maps\":65535,"
+		  "\"max_data_xfer_size\":1048576,\"migration\":"
+		  "{\"max_bitmap_size\":268435456,\"pgsize\":4096},"
+		  "\"write_multiple\":true",
+		  "{\"capabilities\":{\"max_msg_fds\":16,"
+		  "\"max_data_xfer_size\":1048576,\"max_dma_maps\":65535,"
+		  "\"pgsizes\":4096,\"write_multiple\":true}}" },
+		/* libvfio-user's sample client: no twin_socket object. */
+		{ "\"max_msg_fds\":32,\"max_data_xfer_size\":1024",
+		  "{\"capabilities\":{\"max_msg_fds\":16,"
+		  "\"max_data_xfer_size\":1048576}}" },
+		/* Asked for a twin socket: supported, fd_index set later. */
+		{ "\"twin_socket\":{\"supported\":true}",
+		  "{\"capabilities\":{\"twin_socket\":{\"supported\":true}}}" },
+		/* Asked, refused: said so. */
+		{ "\"twin_socket\":{}",
+		  "{\"capabilities\":{\"twin_socket\":"
+		  "{\"supported\":false}}}" },
+		{ "", "{\"capabilities\":{}}" },
+	};
+	struct uvfio_caps sv, cl, r;
+	uint8_t buf[512];
+
+	uvfio_caps_default(&sv);
+	sv.max_msg_fds = 16;
+	sv.twin_socket = true;
+	sv.write_multiple = true;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		assert_int_equal(parse_caps(cases[i].proposal, &cl), 0);
+		assert_int_equal(uvfio_caps_negotiate(&cl, &sv, &r), 0);
+		assert_true(uvfio_caps_format(&r, buf, sizeof(buf)) > 0);
+		assert_string_equal((char *)buf + 4, cases[i].reply);
+	}
+	/* A tighter limit is told even unasked; a default one is not. */
+	sv.max_data_xfer_size = 65536;
+	sv.max_dma_maps = 100;
+	sv.pgsizes = 0x201000;
+	assert_int_equal(parse_caps("", &cl), 0);
+	assert_int_equal(uvfio_caps_negotiate(&cl, &sv, &r), 0);
+	assert_true(uvfio_caps_format(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal((char *)buf + 4,
+			    "{\"capabilities\":{\"max_data_xfer_size\":65536,"
+			    "\"max_dma_maps\":100,\"pgsizes\":2101248}}");
 }
 
 static void test_nul_rules(void **state)
@@ -553,6 +670,7 @@ static void test_negotiate(void **state)
 	sv.mig_pgsize = 4096;
 	sv.mig_max_bitmap_size = 1 << 20;
 	sv.twin_fd_index = 5;
+	cl.present = UVFIO_CAP_ALL;
 	assert_int_equal(uvfio_caps_negotiate(&cl, &sv, &r), 0);
 	assert_int_equal(r.major, 0);
 	assert_int_equal(r.minor, 1);
@@ -563,6 +681,11 @@ static void test_negotiate(void **state)
 	assert_true(r.has_migration);
 	assert_true(r.mig_max_bitmap_size == 1 << 20);
 	assert_int_equal(r.twin_fd_index, -1);
+	/* Migration only to a client that asked about it. */
+	cl.present &= ~UVFIO_CAP_MIGRATION;
+	assert_int_equal(uvfio_caps_negotiate(&cl, &sv, &r), 0);
+	assert_false(r.has_migration);
+	assert_false(r.present & UVFIO_CAP_MIGRATION);
 
 	/* Minor: the smaller, whichever side has it. */
 	cl.minor = 0;
@@ -653,6 +776,7 @@ static void test_end_to_end(void **state)
 	uvfio_caps_default(&cl);
 	uvfio_caps_default(&sv);
 	cl.twin_socket = true;
+	cl.present = UVFIO_CAP_TWIN_SOCKET | UVFIO_CAP_WRITE_MULTIPLE;
 	sv.twin_socket = true;
 	sv.write_multiple = true;
 	n = uvfio_caps_format(&cl, buf, sizeof(buf));
@@ -689,6 +813,8 @@ int main(void)
 		cmocka_unit_test(test_bool_wrong_types),
 		cmocka_unit_test(test_twin_socket),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_peer_replies),
+		cmocka_unit_test(test_answer_what_was_asked),
 		cmocka_unit_test(test_nul_rules),
 		cmocka_unit_test(test_trailing_garbage),
 		cmocka_unit_test(test_unknown_ignored),
