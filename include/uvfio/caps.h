@@ -20,6 +20,9 @@
 #define UVFIO_CAP_TWIN_SOCKET (1u << 5)
 #define UVFIO_CAP_WRITE_MULTIPLE (1u << 6)
 #define UVFIO_CAP_ALL 0x7fu
+/* Inside the migration object, as parsed (not used to format). */
+#define UVFIO_CAP_MIG_PGSIZE (1u << 7)
+#define UVFIO_CAP_MIG_BITMAP (1u << 8)
 
 struct uvfio_caps {
 	uint16_t major;

@@ -178,7 +178,11 @@ static void *map_locked(struct uvfio_client *c, uint32_t index, int area,
 	r = -EINVAL;
 	if (!(reg->flags & VFIO_REGION_INFO_FLAG_MMAP) || reg->fd < 0)
 		goto fail;
-	if (area == -1 && reg->nr_areas == 0) {
+	/* Whole: no areas, or one covering it all (libvfio-user's way). */
+	if (area == -1 &&
+	    (reg->nr_areas == 0 ||
+	     (reg->nr_areas == 1 && reg->areas[0].offset == 0 &&
+	      reg->areas[0].size == reg->size))) {
 		off = 0;
 		len = reg->size;
 	} else if (area >= 0 && (unsigned int)area < reg->nr_areas) {

@@ -116,17 +116,18 @@ static int opt_obj(struct json_object *obj, const char *key,
 static int parse_migration(struct json_object *caps, struct uvfio_caps *c)
 {
 	struct json_object *mig;
-	uint32_t seen = 0;
 	int ret;
 
 	ret = opt_obj(caps, "migration", &mig);
 	if (ret || !mig)
 		return ret;
 	c->present |= UVFIO_CAP_MIGRATION;
-	ret = opt_uint(mig, "pgsize", 1, UINT64_MAX, &c->mig_pgsize, &seen, 1);
+	ret = opt_uint(mig, "pgsize", 1, UINT64_MAX, &c->mig_pgsize,
+		       &c->present, UVFIO_CAP_MIG_PGSIZE);
 	if (!ret)
 		ret = opt_uint(mig, "max_bitmap_size", 1, UINT64_MAX,
-			       &c->mig_max_bitmap_size, &seen, 2);
+			       &c->mig_max_bitmap_size, &c->present,
+			       UVFIO_CAP_MIG_BITMAP);
 	if (!ret)
 		c->has_migration = true;
 	return ret;

@@ -1,9 +1,30 @@
 // SPDX-License-Identifier: MIT
-/* DEVICE_GET_INFO, GET_REGION_INFO, GET_REGION_IO_FDS, GET_IRQ_INFO. */
+/*
+ * DEVICE_GET_INFO, GET_REGION_INFO, GET_REGION_IO_FDS, GET_IRQ_INFO.  A
+ * request may be longer than its fixed part: libvfio-user's client sends
+ * its whole argsz buffer (80 bytes for a region info with caps).
+ */
 #include <errno.h>
 #include <string.h>
 
 #include "priv.h"
+
+/*
+ * Copies the fixed part of an info request.  The payload may run past it
+ * up to argsz (the client's whole buffer), no further.
+ */
+static int take_req(const struct uvfio_msg *msg, void *in, size_t fixed)
+{
+	uint32_t argsz;
+
+	if (msg->size < fixed)
+		return -EINVAL;
+	memcpy(in, msg->payload, fixed);
+	memcpy(&argsz, in, sizeof(argsz));
+	if (msg->size > fixed && msg->size > argsz)
+		return -EINVAL;
+	return 0;
+}
 
 int handle_device_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
@@ -14,9 +35,8 @@ int handle_device_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		.num_irqs = VFIO_PCI_NUM_IRQS,
 	};
 
-	if (msg->size != sizeof(in))
+	if (take_req(msg, &in, sizeof(in)))
 		return -EINVAL;
-	memcpy(&in, msg->payload, sizeof(in));
 	if (in.argsz < sizeof(out))
 		return -EINVAL;
 	if (dev->ops.reset)
@@ -48,20 +68,27 @@ static size_t region_caps(const struct region *r, uint32_t index,
 
 	if (!r->present)
 		return 0;
-	if (r->nr_areas) {
+	/*
+	 * A region mappable as a whole says so with one area, as
+	 * libvfio-user does: its sample client takes an fd only with a
+	 * sparse capability.
+	 */
+	if (r->flags & UVFIO_REGION_MEM) {
 		struct vfio_region_info_cap_sparse_mmap *sp = (void *)buf;
+		unsigned int n = r->nr_areas ? r->nr_areas : 1;
 
 		sp->header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
 		sp->header.version = 1;
 		sp->header.next = 0;
-		sp->nr_areas = r->nr_areas;
+		sp->nr_areas = n;
 		sp->reserved = 0;
-		for (unsigned int i = 0; i < r->nr_areas; i++) {
-			sp->areas[i].offset = r->areas[i].offset;
-			sp->areas[i].size = r->areas[i].size;
+		for (unsigned int i = 0; i < n; i++) {
+			sp->areas[i].offset = r->nr_areas ? r->areas[i].offset : 0;
+			sp->areas[i].size = r->nr_areas ? r->areas[i].size :
+							  r->size;
 		}
 		prev = &sp->header;
-		len += sizeof(*sp) + r->nr_areas * sizeof(sp->areas[0]);
+		len += sizeof(*sp) + n * sizeof(sp->areas[0]);
 	}
 	if (index >= VFIO_PCI_NUM_REGIONS) {
 		struct vfio_region_info_cap_type *t = (void *)(buf + len);
@@ -94,9 +121,8 @@ int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	size_t caps, need;
 	int fd;
 
-	if (msg->size != sizeof(in))
+	if (take_req(msg, &in, sizeof(in)))
 		return -EINVAL;
-	memcpy(&in, msg->payload, sizeof(in));
 	if (in.argsz < sizeof(in) || in.index >= dev->nregions)
 		return -EINVAL;
 	r = &dev->regions[in.index];
@@ -117,13 +143,15 @@ int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	}
 	/*
 	 * Too small for the caps: like vfio-pci, say how much is needed
-	 * and send the fixed part only.
+	 * and send the fixed part only; the fd comes with the areas it maps
+	 * (as libvfio-user sends it), on the client's second query.
 	 */
+	fd = r->memfd;
 	if (in.argsz < need) {
 		out->cap_offset = 0;
 		need = sizeof(*out);
+		fd = -1;
 	}
-	fd = r->memfd;
 	return reply(dev, &msg->hdr, buf, need, &fd, fd >= 0) ?: 1;
 }
 
@@ -131,9 +159,8 @@ int handle_io_fds(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct vfio_user_region_io_fds_request in, out;
 
-	if (msg->size != sizeof(in))
+	if (take_req(msg, &in, sizeof(in)))
 		return -EINVAL;
-	memcpy(&in, msg->payload, sizeof(in));
 	if (in.argsz < sizeof(in) || in.flags || in.count ||
 	    in.index >= dev->nregions)
 		return -EINVAL;
@@ -149,9 +176,8 @@ int handle_irq_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct vfio_irq_info in, out;
 
-	if (msg->size != sizeof(in))
+	if (take_req(msg, &in, sizeof(in)))
 		return -EINVAL;
-	memcpy(&in, msg->payload, sizeof(in));
 	if (in.argsz < sizeof(in) || in.index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
 	out = (struct vfio_irq_info){

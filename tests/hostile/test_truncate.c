@@ -99,7 +99,8 @@ static void test_unsealable_refused(void **state)
 static void test_region_fd_truncate(void **state)
 {
 	struct hs_conn *c = *state;
-	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = 1 };
+	/* Room for the sparse capability, which brings the fd. */
+	struct vfio_region_info ri = { .argsz = 4096, .index = 1 };
 	const uint32_t pat = 0x600dda7a;
 	struct hs_reply r;
 

@@ -512,12 +512,21 @@ static void test_region_info_argsz(void **state)
 	assert_int_equal(t.type, CAPDEV_DEVREG_TYPE);
 	assert_int_equal(t.subtype, CAPDEV_DEVREG_SUBTYPE);
 
-	/* No capabilities: 32 bytes is everything. */
+	/*
+	 * Mappable as a whole: one area covering it, as libvfio-user says
+	 * it, so 32 bytes are not everything (and bring no fd).
+	 */
 	raw_region_info(f->c, 4, (uint32_t)ri, buf, sizeof(buf), (int)ri);
 	memcpy(&info, buf, ri);
-	assert_int_equal(info.argsz, ri);
-	assert_int_equal(info.flags & VFIO_REGION_INFO_FLAG_CAPS, 0);
+	assert_int_equal(info.argsz, ri + sizeof(sp) + sizeof(a[0]));
 	assert_true(info.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	raw_region_info(f->c, 4, info.argsz, buf, sizeof(buf),
+			(int)info.argsz);
+	memcpy(&sp, buf + ri, sizeof(sp));
+	assert_int_equal(sp.nr_areas, 1);
+	memcpy(a, buf + ri + sizeof(sp), sizeof(a[0]));
+	assert_int_equal(a[0].offset, 0);
+	assert_int_equal(a[0].size, CAPDEV_BAR4_SIZE);
 
 	/* Below the fixed part, or a region that does not exist. */
 	raw_region_info(f->c, 2, (uint32_t)ri - 1, buf, sizeof(buf), -EINVAL);
@@ -904,9 +913,10 @@ static void test_plain_mem(void **state)
 	assert_int_equal(uvfio_client_region_info(f->c, 4, &r), 0);
 	assert_int_equal(r->size, CAPDEV_BAR4_SIZE);
 	assert_true(r->flags & VFIO_REGION_INFO_FLAG_MMAP);
-	assert_int_equal(r->flags & VFIO_REGION_INFO_FLAG_CAPS, 0);
-	assert_int_equal(r->nr_areas, 0);
-	assert_null(uvfio_client_region_mmap(f->c, 4, 0, NULL));
+	/* One area, all of it: mappable as area 0 or as a whole. */
+	assert_int_equal(r->nr_areas, 1);
+	assert_int_equal(r->areas[0].size, CAPDEV_BAR4_SIZE);
+	assert_null(uvfio_client_region_mmap(f->c, 4, 1, NULL));
 	m = uvfio_client_region_mmap(f->c, 4, -1, &size);
 	assert_non_null(m);
 	assert_int_equal(size, CAPDEV_BAR4_SIZE);

@@ -117,7 +117,8 @@ static void test_round_trip(void **state)
 	struct uvfio_caps in = {
 		.major = 0,
 		.minor = 1,
-		.present = UVFIO_CAP_ALL,
+		.present = UVFIO_CAP_ALL | UVFIO_CAP_MIG_PGSIZE |
+			   UVFIO_CAP_MIG_BITMAP,
 		.max_msg_fds = 16,
 		.max_data_xfer_size = 4194304,
 		.max_dma_maps = 4294967295u,
@@ -497,14 +498,18 @@ static void test_peer_replies(void **state)
 	assert_true(c.has_migration);
 	assert_true(c.mig_pgsize == 4096);
 	assert_false(c.twin_socket);
+	/* max_bitmap_size absent: the default, and known to be absent. */
 	assert_int_equal(c.present, UVFIO_CAP_MAX_MSG_FDS |
 					    UVFIO_CAP_MAX_DATA_XFER |
-					    UVFIO_CAP_MIGRATION);
+					    UVFIO_CAP_MIGRATION |
+					    UVFIO_CAP_MIG_PGSIZE);
 	assert_int_equal(parse_str(lvu_twin, &c), 0);
 	assert_true(c.twin_socket);
 	assert_int_equal(c.twin_fd_index, 0);
 	assert_int_equal(parse_str(qemu, &c), 0);
-	assert_int_equal(c.present, UVFIO_CAP_ALL & ~UVFIO_CAP_TWIN_SOCKET);
+	assert_int_equal(c.present, (UVFIO_CAP_ALL & ~UVFIO_CAP_TWIN_SOCKET) |
+					    UVFIO_CAP_MIG_PGSIZE |
+					    UVFIO_CAP_MIG_BITMAP);
 	assert_true(c.write_multiple);
 	assert_true(c.mig_max_bitmap_size == 268435456);
 }

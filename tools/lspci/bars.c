@@ -88,7 +88,9 @@ static unsigned int print_bar(struct lspci *l, unsigned int bar, uint16_t cmd)
 	if (is64 && bar + 1 < UVFIO_PCI_NUM_BARS)
 		upper = region_size(l, VFIO_PCI_BAR0_REGION_INDEX + bar + 1,
 				    &rflags);
-	if (!raw && !size)
+	/* Only type bits and no region: not implemented, as lspci skips. */
+	if (!size && !(raw & (io ? PCI_BASE_ADDRESS_IO_MASK :
+				   PCI_BASE_ADDRESS_MEM_MASK)))
 		return 1;
 
 	printf("\tRegion %u: ", bar);

@@ -122,22 +122,34 @@ static void print_irq(struct lspci *l, uint32_t index)
 	printf("\n");
 }
 
+/* "(default)" after a value the server did not send. */
+static const char *dflt(const struct uvfio_caps *k, uint32_t bit)
+{
+	return k->present & bit ? "" : " (default)";
+}
+
 static void print_caps(const struct uvfio_caps *k)
 {
 	printf("Negotiated:\n");
 	printf("\tversion %u.%u\n", k->major, k->minor);
-	printf("\tmax_data_xfer_size %u\n", k->max_data_xfer_size);
-	printf("\tmax_msg_fds %u\n", k->max_msg_fds);
-	printf("\tmax_dma_maps %u\n", k->max_dma_maps);
-	printf("\tpgsizes %#" PRIx64 "\n", k->pgsizes);
+	printf("\tmax_data_xfer_size %u%s\n", k->max_data_xfer_size,
+	       dflt(k, UVFIO_CAP_MAX_DATA_XFER));
+	printf("\tmax_msg_fds %u%s\n", k->max_msg_fds,
+	       dflt(k, UVFIO_CAP_MAX_MSG_FDS));
+	printf("\tmax_dma_maps %u%s\n", k->max_dma_maps,
+	       dflt(k, UVFIO_CAP_MAX_DMA_MAPS));
+	printf("\tpgsizes %#" PRIx64 "%s\n", k->pgsizes,
+	       dflt(k, UVFIO_CAP_PGSIZES));
 	printf("\ttwin socket %s", k->twin_socket ? "yes" : "no");
 	if (k->twin_fd_index >= 0)
 		printf(" (fd_index %d)", k->twin_fd_index);
-	printf("\n\twrite_multiple %s\n", k->write_multiple ? "yes" : "no");
+	printf("\n\twrite_multiple %s%s\n", k->write_multiple ? "yes" : "no",
+	       dflt(k, UVFIO_CAP_WRITE_MULTIPLE));
 	if (k->has_migration)
-		printf("\tmigration: pgsize %#" PRIx64
-		       " max_bitmap_size %#" PRIx64 "\n",
-		       k->mig_pgsize, k->mig_max_bitmap_size);
+		printf("\tmigration: pgsize %#" PRIx64 "%s max_bitmap_size %#" PRIx64
+		       "%s\n",
+		       k->mig_pgsize, dflt(k, UVFIO_CAP_MIG_PGSIZE),
+		       k->mig_max_bitmap_size, dflt(k, UVFIO_CAP_MIG_BITMAP));
 	else
 		printf("\tmigration no\n");
 }
