@@ -93,28 +93,33 @@ static void serve_main(struct uvfio_client *c, bool read_socket)
 	struct uvfio_msg m;
 
 	while (!c->broken) {
-		int r = read_socket ? uvfio_chan_recv(&c->main, &m, false) :
-				      uvfio_chan_next_buffered(&c->main, &m);
+		int r;
 
+		if (read_socket) {
+			r = cl_serve_next(c, &c->main, false);
+			if (r == 0)
+				return;
+			/* No request of ours is out: a reply is no one's. */
+			if (r == 2 || r == -EPROTO)
+				mark_broken(c, EPROTO);
+			else if (r < 0)
+				mark_broken(c, ECONNRESET);
+			continue;
+		}
+		r = uvfio_chan_next_buffered(&c->main, &m);
 		if (r == 0)
 			return;
-		if (r < 0) {
-			mark_broken(c, r == -EPROTO ? EPROTO : ECONNRESET);
-			return;
-		}
-		/* No request of ours is out: a reply here is no one's. */
-		if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) !=
-		    VFIO_USER_F_TYPE_COMMAND) {
-			uvfio_msg_release(&m);
+		if (r < 0 || (m.hdr.flags & VFIO_USER_F_TYPE_MASK) !=
+				     VFIO_USER_F_TYPE_COMMAND) {
+			if (r > 0)
+				uvfio_msg_release(&m);
 			mark_broken(c, EPROTO);
 			return;
 		}
 		r = cl_serve(c, &c->main, &m);
 		uvfio_msg_release(&m);
-		if (r < 0) {
+		if (r < 0)
 			mark_broken(c, ECONNRESET);
-			return;
-		}
 	}
 }
 
@@ -312,23 +317,15 @@ static int negotiate(struct uvfio_client *c)
 	return 0;
 }
 
+/* We send no requests on the twin socket: a reply there is stray. */
 static void *twin_main(void *arg)
 {
 	struct uvfio_client *c = arg;
-	struct uvfio_msg m;
+	int r;
 
-	for (;;) {
-		int r = uvfio_chan_recv(&c->twin, &m, true);
-
-		if (r == 0 || r == -EINTR)
-			continue;
-		if (r < 0)
-			break;
-		r = cl_serve(c, &c->twin, &m);
-		uvfio_msg_release(&m);
-		if (r < 0)
-			break;
-	}
+	do
+		r = cl_serve_next(c, &c->twin, true);
+	while (r >= 0 || r == -EINTR);
 	return NULL;
 }
 
@@ -479,7 +476,6 @@ int uvfio_client_get_poll_fd(struct uvfio_client *c)
 
 int uvfio_client_process(struct uvfio_client *c)
 {
-	struct uvfio_msg m;
 	int r;
 
 	if (c->thread_started)
@@ -492,15 +488,9 @@ int uvfio_client_process(struct uvfio_client *c)
 		return r;
 	}
 	pthread_mutex_lock(&c->twin_lock);
-	for (;;) {
-		r = uvfio_chan_recv(&c->twin, &m, false);
-		if (r <= 0)
-			break;
-		r = cl_serve(c, &c->twin, &m);
-		uvfio_msg_release(&m);
-		if (r < 0)
-			break;
-	}
+	do
+		r = cl_serve_next(c, &c->twin, false);
+	while (r > 0);
 	pthread_mutex_unlock(&c->twin_lock);
 	return r;
 }

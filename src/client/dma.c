@@ -310,3 +310,70 @@ int cl_serve(struct uvfio_client *c, struct uvfio_chan *ch,
 		return -ECONNRESET;
 	return 0;
 }
+
+/*
+ * A DMA_WRITE whose window takes it: the data goes from the socket
+ * straight into guest memory.  1 when answered, 0 to take the ordinary
+ * path (which answers anything odd with its errno), or a lost link.
+ */
+static int dma_write_direct(struct uvfio_client *c, struct uvfio_chan *ch,
+			    const struct vfio_user_header *h,
+			    const struct vfio_user_dma_region_access *a)
+{
+	bool reply = !(h->flags & VFIO_USER_F_NO_REPLY);
+	const struct cl_window *w;
+	int r;
+
+	if (!a->count || a->count > c->ours.max_data_xfer_size ||
+	    h->msg_size != CL_HDR + sizeof(*a) + a->count)
+		return 0;
+	pthread_rwlock_rdlock(&c->dma_lock);
+	w = find(c, a->addr, a->count);
+	if (!w || !(w->prot & UVFIO_DMA_PROT_WRITE)) {
+		pthread_rwlock_unlock(&c->dma_lock);
+		return 0;
+	}
+	r = uvfio_chan_take(ch, sizeof(*a), w->vaddr + (a->addr - w->iova),
+			    (size_t)a->count);
+	pthread_rwlock_unlock(&c->dma_lock);
+	if (r == -EBADMSG)
+		r = reply ? uvfio_chan_send_error(ch, h, EINVAL) : 0;
+	else if (r == 0) {
+		cl_stat_add(&c->stats.dma_writes, 1);
+		cl_stat_add(&c->stats.dma_bytes, a->count);
+		/* The 16-byte echo, as in dma_write(). */
+		if (reply)
+			r = uvfio_chan_send_reply(ch, h, a, sizeof(*a), NULL, 0);
+	}
+	return r < 0 ? -ECONNRESET : 1;
+}
+
+int cl_serve_next(struct uvfio_client *c, struct uvfio_chan *ch, bool block)
+{
+	struct vfio_user_dma_region_access a;
+	struct vfio_user_header h;
+	struct uvfio_msg m;
+	int r;
+
+	r = uvfio_chan_peek(ch, &h, &a, sizeof(a), block);
+	if (r <= 0)
+		return r;
+	if (h.cmd == VFIO_USER_DMA_WRITE &&
+	    (h.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_COMMAND &&
+	    h.msg_size >= CL_HDR + sizeof(a)) {
+		r = dma_write_direct(c, ch, &h, &a);
+		if (r)
+			return r;
+	}
+	r = uvfio_chan_recv(ch, &m, block);
+	if (r <= 0)
+		return r;
+	if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) !=
+	    VFIO_USER_F_TYPE_COMMAND) {
+		uvfio_msg_release(&m);
+		return 2;
+	}
+	r = cl_serve(c, ch, &m);
+	uvfio_msg_release(&m);
+	return r < 0 ? r : 1;
+}

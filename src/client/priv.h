@@ -100,6 +100,13 @@ void cl_stat_add(uint64_t *counter, uint64_t n);
 /* Answers one server request that arrived on ch (twin or main). */
 int cl_serve(struct uvfio_client *c, struct uvfio_chan *ch,
 	     const struct uvfio_msg *m);
+/*
+ * Reads and answers the next server request on ch: 1 when one was
+ * answered, 0 when nothing is ready (not blocking), 2 when the next
+ * message was a reply (dropped), or a negative errno when the link is
+ * lost.
+ */
+int cl_serve_next(struct uvfio_client *c, struct uvfio_chan *ch, bool block);
 
 int cl_device_info_locked(struct uvfio_client *c,
 			  struct uvfio_device_info *info);

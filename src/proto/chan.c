@@ -295,6 +295,137 @@ int uvfio_chan_recv(struct uvfio_chan *ch, struct uvfio_msg *msg, bool block)
 	}
 }
 
+int uvfio_chan_peek(struct uvfio_chan *ch, struct vfio_user_header *h,
+		    void *p, size_t n, bool block)
+{
+	for (;;) {
+		size_t avail;
+
+		if (ch->skip)
+			drop_skip(ch);
+		avail = ch->tail - ch->head;
+		if (!ch->skip && avail >= HDR) {
+			memcpy(h, ch->buf + ch->head, HDR);
+			if (h->msg_size < HDR)
+				return -EPROTO;
+			if (n > h->msg_size - HDR)
+				n = h->msg_size - HDR;
+			if (avail >= HDR + n) {
+				memcpy(p, ch->buf + ch->head + HDR, n);
+				return 1;
+			}
+		}
+		if (ch->eof)
+			return -ECONNRESET;
+		if (ch->head == ch->tail && !ch->nest) {
+			ch->base += ch->head;
+			ch->head = ch->tail = 0;
+		}
+		int r = fill(ch, block);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return r;
+	}
+}
+
+/* n bytes of the stream straight into dst; fds that come are closed. */
+static int read_direct(struct uvfio_chan *ch, uint8_t *dst, size_t n,
+		       bool *fds)
+{
+	while (n) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];
+			struct cmsghdr align;
+		} cbuf;
+		struct iovec iov = { dst, n };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf.b,
+				     .msg_controllen = sizeof(cbuf.b) };
+		ssize_t r = sys_recvmsg(ch->fd, &mh,
+					MSG_CMSG_CLOEXEC | MSG_WAITALL);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0) {
+			ch->eof = true;
+			return -ECONNRESET;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+		     c = CMSG_NXTHDR(&mh, c)) {
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(fd));
+				close(fd);
+			}
+			*fds = true;
+		}
+		if (mh.msg_flags & MSG_CTRUNC)
+			*fds = true;
+		dst += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+int uvfio_chan_take(struct uvfio_chan *ch, size_t at, void *dst, size_t len)
+{
+	struct vfio_user_header h;
+	uint8_t drop[64];
+	struct uvfio_msg tmp = { 0 };
+	bool fds = false;
+	uint64_t start, end;
+	size_t off, inbuf, rest;
+	int err;
+
+	if (ch->nest || ch->tail - ch->head < HDR)
+		return -EINVAL;
+	memcpy(&h, ch->buf + ch->head, HDR);
+	if (h.msg_size < HDR || at > h.msg_size - HDR ||
+	    len > h.msg_size - HDR - at)
+		return -EINVAL;
+	rest = h.msg_size - HDR - at - len;
+	if (rest > sizeof(drop))
+		return -EINVAL;
+	start = ch->base + ch->head;
+	end = start + h.msg_size;
+	off = ch->head + HDR + at;
+	inbuf = ch->tail > off ? ch->tail - off : 0;
+	if (inbuf >= len + rest) {
+		/* All here already: an ordinary copy. */
+		memcpy(dst, ch->buf + off, len);
+		ch->head += h.msg_size;
+	} else {
+		size_t got = inbuf < len ? inbuf : len;
+
+		memcpy(dst, ch->buf + off, got);
+		err = read_direct(ch, (uint8_t *)dst + got, len - got, &fds);
+		/* What follows the data: the part not yet buffered. */
+		if (!err && inbuf > len)
+			rest -= inbuf - len;
+		if (!err)
+			err = read_direct(ch, drop, rest, &fds);
+		if (err)
+			return err;
+		/* Nothing of a later message was read: the buffer is empty. */
+		ch->base = end;
+		ch->head = ch->tail = 0;
+	}
+	claim_fds(ch, start, end, &tmp);
+	if (tmp.nfds || tmp.fds_truncated)
+		fds = true;
+	uvfio_msg_release(&tmp);
+	return fds ? -EBADMSG : 0;
+}
+
 /*
  * A small message without fds is gathered and sent with send(), which
  * costs less than sendmsg() on the request/reply hot path.

@@ -73,6 +73,22 @@ int uvfio_chan_recv(struct uvfio_chan *ch, struct uvfio_msg *msg, bool block);
 /* Only messages already buffered; never touches the socket. */
 int uvfio_chan_next_buffered(struct uvfio_chan *ch, struct uvfio_msg *msg);
 
+/*
+ * Large messages straight into their destination, without a pass through
+ * the buffer.  uvfio_chan_peek() makes the header and the first n payload
+ * bytes of the next message available (reading the socket as
+ * uvfio_chan_recv() would) without taking it: 1 with *h and p filled, 0
+ * when a non-blocking read found too little, or a negative errno.  After
+ * it, uvfio_chan_take() takes that message: len payload bytes from byte
+ * at go to dst, what is not buffered yet read straight from the socket;
+ * up to 64 bytes after them are dropped.  Returns 0; -EBADMSG when fds
+ * came with the message (closed); -EINVAL when at + len does not fit it;
+ * or a negative errno after which the stream is unusable.
+ */
+int uvfio_chan_peek(struct uvfio_chan *ch, struct vfio_user_header *h,
+		    void *p, size_t n, bool block);
+int uvfio_chan_take(struct uvfio_chan *ch, size_t at, void *dst, size_t len);
+
 void uvfio_msg_release(struct uvfio_msg *msg);
 /* Moves a message's payload to the heap so it outlives the buffer. */
 int uvfio_msg_detach(struct uvfio_msg *msg);

@@ -227,6 +227,17 @@ static int serve_one(struct uvfio_dev *dev, bool block)
 	struct uvfio_msg msg;
 	int r;
 
+	if (atomic_load_explicit(&dev->s2c_direct, memory_order_relaxed)) {
+		r = s2c_take_read(dev, block);
+		if (r == -EAGAIN || r == -EINTR)
+			return 0;
+		if (r < 0) {
+			conn_drop(dev);
+			return r;
+		}
+		if (r)
+			return 1;
+	}
 	r = uvfio_chan_recv(&dev->chan, &msg, block);
 	if (r == 0 || r == -EINTR)
 		return 0;

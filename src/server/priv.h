@@ -121,6 +121,7 @@ struct uvfio_dev {
 	struct uvfio_chan twin;
 	uint16_t s2c_id;
 	bool count32;                   /* the client's DMA_READ/WRITE layout */
+	atomic_bool s2c_direct;         /* a DMA_READ reply may come: peek */
 
 	struct work_queue work;
 
@@ -178,6 +179,13 @@ void s2c_open(struct uvfio_dev *dev, bool twin);
 void s2c_close(struct uvfio_dev *dev);
 /* A reply came on the main socket (dispatcher only). */
 void s2c_route(struct uvfio_dev *dev, const struct uvfio_msg *msg);
+/*
+ * Dispatcher, while a DMA_READ is out on the main socket: if the next
+ * message is its reply, takes the data straight into the requester's
+ * buffer.  1 when taken, 0 when the next message is another one, -EAGAIN
+ * when nothing is there yet (not blocking), or a stream error.
+ */
+int s2c_take_read(struct uvfio_dev *dev, bool block);
 /*
  * Sends a request (header built here) and waits for its reply, which
  * s2c_check_reply() validates into rq.  Returns rq->err.

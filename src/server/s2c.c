@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "priv.h"
+#include "proto/dma_rw.h"
 
 void s2c_init(struct uvfio_dev *dev)
 {
@@ -79,6 +80,15 @@ void s2c_close(struct uvfio_dev *dev)
 	pthread_mutex_unlock(&dev->s2c_lock);
 }
 
+static void s2c_complete(struct uvfio_dev *dev, struct s2c_req *rq, int err)
+{
+	pthread_mutex_lock(&dev->s2c_lock);
+	rq->err = err;
+	rq->done = true;
+	pthread_cond_broadcast(&dev->s2c_cond);
+	pthread_mutex_unlock(&dev->s2c_lock);
+}
+
 void s2c_route(struct uvfio_dev *dev, const struct uvfio_msg *msg)
 {
 	struct s2c_req *rq;
@@ -95,11 +105,40 @@ void s2c_route(struct uvfio_dev *dev, const struct uvfio_msg *msg)
 	pthread_mutex_unlock(&dev->s2c_lock);
 	/* rq stays until done: its owner waits for that. */
 	err = s2c_check_reply(dev, rq, msg);
+	s2c_complete(dev, rq, err);
+}
+
+int s2c_take_read(struct uvfio_dev *dev, bool block)
+{
+	uint8_t head[VFIO_USER_DMA_RW_FRAME];
+	struct vfio_user_header h;
+	struct s2c_req *rq;
+	bool match;
+	int r, off;
+
+	r = uvfio_chan_peek(&dev->chan, &h, head, sizeof(head), block);
+	if (r <= 0)
+		return r ? r : -EAGAIN;
 	pthread_mutex_lock(&dev->s2c_lock);
-	rq->err = err;
-	rq->done = true;
-	pthread_cond_broadcast(&dev->s2c_cond);
+	rq = dev->s2c_cur;
+	match = rq && !rq->done && !dev->has_twin &&
+		rq->cmd == VFIO_USER_DMA_READ &&
+		(h.flags & (VFIO_USER_F_TYPE_MASK | VFIO_USER_F_ERROR)) ==
+			VFIO_USER_F_TYPE_REPLY &&
+		h.msg_id == rq->id && h.cmd == rq->cmd;
 	pthread_mutex_unlock(&dev->s2c_lock);
+	if (!match)
+		return 0;
+	/* Anything odd goes the ordinary way, which refuses it. */
+	off = vfio_user_dma_read_reply(head, h.msg_size - sizeof(h), rq->iova,
+				       rq->count, dev->count32);
+	if (off < 0)
+		return 0;
+	r = uvfio_chan_take(&dev->chan, (size_t)off, rq->dst, rq->count);
+	if (r && r != -EBADMSG)
+		return r;
+	s2c_complete(dev, rq, r ? -EPROTO : 0);
+	return 1;
 }
 
 /* Reads the twin socket until rq's reply; other traffic there is stray. */
@@ -165,12 +204,16 @@ int s2c_call(struct uvfio_dev *dev, struct s2c_req *rq,
 			err = twin_wait(dev, rq);
 		pthread_mutex_lock(&dev->s2c_lock);
 	} else {
+		/* A read's data may go straight to its buffer (s2c_take_read). */
+		if (rq->cmd == VFIO_USER_DMA_READ)
+			atomic_store(&dev->s2c_direct, true);
 		err = dev_send(dev, &h, iov, iovcnt, NULL, 0);
 		pthread_mutex_lock(&dev->s2c_lock);
 		while (!err && !rq->done)
 			pthread_cond_wait(&dev->s2c_cond, &dev->s2c_lock);
 		if (!err)
 			err = rq->err;
+		atomic_store(&dev->s2c_direct, false);
 	}
 	if (err == -EPIPE)
 		err = -ECONNRESET;
