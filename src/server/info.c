@@ -148,6 +148,8 @@ int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	 */
 	fd = r->memfd;
 	if (in.argsz < need) {
+		/* QEMU refuses CAPS without a cap_offset it can follow. */
+		out->flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
 		out->cap_offset = 0;
 		need = sizeof(*out);
 		fd = -1;

@@ -158,6 +158,17 @@ static void check_reply(struct replay *rp, const struct rec_msg *q,
 	      name);
 }
 
+/* QEMU's own check of each reply (hw/vfio-user/device.c). */
+static void qemu_region_check(const struct rec_msg *q,
+			      const struct vfio_region_info *ri)
+{
+	CHECK(!(ri->flags & VFIO_REGION_INFO_FLAG_CAPS) ||
+		      (ri->cap_offset >= sizeof(*ri) &&
+		       ri->cap_offset <= ri->argsz),
+	      "msg %u region %u: CAPS with cap_offset %u: QEMU refuses it",
+	      q->hdr.msg_id, ri->index, ri->cap_offset);
+}
+
 /*
  * Region info as QEMU gets it: asked with argsz 32, and asked again with
  * the argsz the reply names when it has capabilities (hw/vfio/device.c
@@ -172,6 +183,7 @@ static void region_info(struct replay *rp, const struct rec_msg *q,
 	memcpy(&want, exp->payload, sizeof(want));
 	if (got->size >= sizeof(have) && !(got->hdr.flags & VFIO_USER_F_ERROR)) {
 		memcpy(&have, got->data, sizeof(have));
+		qemu_region_check(q, &have);
 		if (have.argsz > want.argsz) {
 			struct vfio_region_info again = {
 				.argsz = have.argsz,
@@ -192,6 +204,7 @@ static void region_info(struct replay *rp, const struct rec_msg *q,
 				exit(1);
 			}
 			memcpy(&have, got->data, sizeof(have));
+			qemu_region_check(q, &have);
 		}
 	}
 	rp->checked++;
