@@ -1654,6 +1654,126 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* A writer that sends buf in pieces, so a reader finds it half there. */
+struct slow_send {
+	int fd;
+	const uint8_t *buf;
+	size_t len;
+	pthread_t tid;
+};
+
+static void *slow_send_main(void *arg)
+{
+	struct slow_send *s = arg;
+	struct timespec ts = { 0, 2000000 };
+
+	for (size_t done = 0; done < s->len;) {
+		size_t n = s->len - done < 65536 ? s->len - done : 65536;
+
+		if (write_all(s->fd, s->buf + done, n))
+			break;
+		done += n;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/*
+ * peek, then take: the data after `at` goes to the caller's buffer, what
+ * follows it is dropped, and the next message reads normally.  Once with
+ * the message all buffered, once arriving over time (most of it read
+ * straight from the socket).
+ */
+static void peek_take(size_t data, bool slow)
+{
+	const size_t len = HDR_SIZE + 12 + data + 4;
+	uint8_t *msg = malloc(len + HDR_SIZE), *dst = malloc(data);
+	struct slow_send s = { .len = len + HDR_SIZE };
+	struct vfio_user_header h;
+	struct uvfio_chan ch;
+	struct uvfio_msg m;
+	uint8_t head[12];
+	int peer;
+
+	assert_non_null(msg);
+	assert_non_null(dst);
+	hdr_put(msg, 5, 11, (uint32_t)len, 1, 0);
+	memset(msg + HDR_SIZE, 0xaa, 12);
+	pat_fill(msg + HDR_SIZE + 12, data, 9);
+	memset(msg + HDR_SIZE + 12 + data, 0, 4);
+	hdr_put(msg + len, 6, 4, HDR_SIZE, 1, 0);
+	chan_open(&ch, &peer, 4096);
+	s.fd = peer;
+	s.buf = msg;
+	if (slow)
+		assert_int_equal(pthread_create(&s.tid, NULL, slow_send_main,
+						&s),
+				 0);
+	else
+		assert_int_equal(write_all(peer, msg, len + HDR_SIZE), 0);
+	assert_int_equal(uvfio_chan_peek(&ch, &h, head, sizeof(head), true), 1);
+	assert_int_equal(h.msg_id, 5);
+	assert_int_equal(h.msg_size, len);
+	assert_memory_equal(head, msg + HDR_SIZE, 12);
+	/* Peeking again finds the same message. */
+	assert_int_equal(uvfio_chan_peek(&ch, &h, head, 4, true), 1);
+	assert_int_equal(h.msg_id, 5);
+	memset(dst, 0, data);
+	assert_int_equal(uvfio_chan_take(&ch, 12, dst, data), 0);
+	assert_int_equal(pat_check(dst, data, 9), data);
+	recv_expect(&ch, &m, 6, 4, HDR_SIZE);
+	if (slow)
+		pthread_join(s.tid, NULL);
+	xclose(peer);
+	uvfio_chan_fini(&ch);
+	free(msg);
+	free(dst);
+}
+
+/*
+ * peek, then take: the data after `at` goes to the caller's buffer, what
+ * follows it is dropped, and the next message reads normally.  Once with
+ * the message all buffered, once arriving over time (most of it read
+ * straight from the socket, far more than the channel's buffer holds).
+ */
+static void test_peek_take(void **state)
+{
+	peek_take(1000, false);
+	peek_take(1u << 20, true);
+}
+
+/* take refuses what does not fit the message, and reports its fds. */
+static void test_take_bad(void **state)
+{
+	uint8_t msg[HDR_SIZE + 100], dst[100], head[16];
+	struct vfio_user_header h;
+	struct uvfio_chan ch;
+	int peer, ev = eventfd(0, EFD_CLOEXEC), before;
+
+	assert_true(ev >= 0);
+	hdr_put(msg, 1, 12, sizeof(msg), 0, 0);
+	memset(msg + HDR_SIZE, 1, 100);
+	chan_open(&ch, &peer, 4096);
+	/* Nothing there, not blocking. */
+	assert_int_equal(uvfio_chan_peek(&ch, &h, head, 16, false), 0);
+	assert_int_equal(write_all(peer, msg, sizeof(msg)), 0);
+	assert_int_equal(uvfio_chan_peek(&ch, &h, head, 16, true), 1);
+	assert_int_equal(uvfio_chan_take(&ch, 16, dst, 85), -EINVAL);
+	/* More than 64 bytes left after the data. */
+	assert_int_equal(uvfio_chan_take(&ch, 0, dst, 20), -EINVAL);
+	assert_int_equal(uvfio_chan_take(&ch, 16, dst, 84), 0);
+	/* With an fd: taken, the fd closed, and said so. */
+	before = fd_count();
+	assert_int_equal(send_with_fds(peer, msg, sizeof(msg), &ev, 1), 0);
+	assert_int_equal(uvfio_chan_peek(&ch, &h, head, 16, true), 1);
+	assert_int_equal(uvfio_chan_take(&ch, 16, dst, 84), -EBADMSG);
+	assert_int_equal(fd_count(), before);
+	assert_int_equal(ch.npfd, 0);
+	xclose(ev);
+	xclose(peer);
+	uvfio_chan_fini(&ch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1680,6 +1800,8 @@ int main(void)
 		cmocka_unit_test(test_send_reply_bytes),
 		cmocka_unit_test(test_sendv_fds),
 		cmocka_unit_test(test_sendv_large),
+		cmocka_unit_test(test_peek_take),
+		cmocka_unit_test(test_take_bad),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
