@@ -115,9 +115,29 @@ static void test_region_fd_truncate(void **state)
 }
 
 /* A server per test: the first SIGBUS must not hide the second. */
-static int setup(void **state)
+/*
+ * --allow-unsealed-dma: files the device cannot seal (hugetlbfs or disk
+ * guest RAM, libvfio-user's mkstemp file) are taken from a trusted client.
+ */
+static void test_unsealable_trusted(void **state)
 {
-	*state = hs_start(NULL);
+	struct hs_conn *c = *state;
+	const uint64_t iova = 0x30000000;
+	struct vfio_user_dma_map map = { sizeof(map), 3, 0, iova, 4 * PAGE };
+	int m = memfd_create("unsealable", MFD_CLOEXEC);
+
+	assert_true(m >= 0);
+	assert_int_equal(ftruncate(m, 4 * PAGE), 0);
+	hs_expect_ok_fds(c, VFIO_USER_DMA_MAP, &map, sizeof(map), &m, 1, NULL);
+	run_read(c, iova, 4 * PAGE);
+	assert_false(hs_region_read32(c, BAR, TESTDEV_REG_STATUS) &
+		     TESTDEV_STATUS_SRC_INVALID);
+	close(m);
+}
+
+static int setup_args(void **state, const char *const *args)
+{
+	*state = hs_start(args);
 	if (!*state)
 		return -1;
 	if (hs_setup(state)) {
@@ -125,6 +145,18 @@ static int setup(void **state)
 		return -1;
 	}
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_args(state, NULL);
+}
+
+static int setup_trusting(void **state)
+{
+	static const char *const args[] = { "--allow-unsealed-dma", NULL };
+
+	return setup_args(state, args);
 }
 
 static int teardown(void **state)
@@ -143,6 +175,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unsealable_refused, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_unsealable_trusted,
+						setup_trusting, teardown),
 	};
 
 	return cmocka_run_group_tests_name("hostile_truncate", tests, NULL,
