@@ -26,20 +26,10 @@
 #include <unistd.h>
 
 #include <uvfio/client.h>
+#include "check.h"
 
 #define PAGE 4096u
 
-static int failures;
-
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fprintf(stderr, "\n");                              \
-			failures++;                                         \
-		}                                                           \
-	} while (0)
 
 static pid_t start(const char *dir, const char *prog, const char *sock,
 		   bool verbose)

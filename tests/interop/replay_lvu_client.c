@@ -24,18 +24,8 @@
 #include "rec.h"
 #include "regs.h"
 #include "testdev_proc.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fprintf(stderr, "\n");                              \
-			failures++;                                         \
-		}                                                           \
-	} while (0)
 
 static void check_version(const struct rec_msg *q, const struct peer_msg *got)
 {

@@ -30,21 +30,11 @@
 #include "rec.h"
 #include "regs.h"
 #include "testdev_proc.h"
+#include "check.h"
 
 #define RAM (512u << 20) /* -m 512M */
 #define TIMEOUT_MS 10000
 
-static int failures;
-
-#define CHECK(cond, ...)                                                    \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                       \
-			fprintf(stderr, "\n");                              \
-			failures++;                                         \
-		}                                                           \
-	} while (0)
 
 struct replay {
 	int sock;
