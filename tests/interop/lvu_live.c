@@ -26,10 +26,10 @@
 #include <unistd.h>
 
 #include <uvfio/client.h>
+
 #include "check.h"
 
 #define PAGE 4096u
-
 
 static pid_t start(const char *dir, const char *prog, const char *sock,
 		   bool verbose)

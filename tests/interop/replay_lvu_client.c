@@ -19,13 +19,12 @@
 
 #include <uvfio/caps.h>
 
+#include "check.h"
 #include "peer.h"
 #include "proto/negotiate.h"
 #include "rec.h"
 #include "regs.h"
 #include "testdev_proc.h"
-#include "check.h"
-
 
 static void check_version(const struct rec_msg *q, const struct peer_msg *got)
 {

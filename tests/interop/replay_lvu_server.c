@@ -21,10 +21,9 @@
 
 #include <uvfio/client.h>
 
+#include "check.h"
 #include "peer.h"
 #include "rec.h"
-#include "check.h"
-
 
 #define PAGE 4096u
 

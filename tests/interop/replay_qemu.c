@@ -23,6 +23,7 @@
 
 #include <uvfio/caps.h>
 
+#include "check.h"
 #include "crc32.h"
 #include "peer.h"
 #include "proto/limits.h"
@@ -30,11 +31,9 @@
 #include "rec.h"
 #include "regs.h"
 #include "testdev_proc.h"
-#include "check.h"
 
 #define RAM (512u << 20) /* -m 512M */
 #define TIMEOUT_MS 10000
-
 
 struct replay {
 	int sock;
