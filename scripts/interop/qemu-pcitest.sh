@@ -3,11 +3,14 @@
 # uvfio-testdev as the device, and run the stock pci_endpoint_test driver and
 # pcitest tool against it.
 #
-# usage: scripts/interop/qemu-pcitest.sh [--ram memfd|private]
+# usage: scripts/interop/qemu-pcitest.sh [--ram memfd|private|hugetlbfs:DIR]
 #            [--testdev-args "ARGS"] [--list quick|full] [--smp N] [--keep]
 #
 #   --ram memfd      guest RAM in a shared memfd: device DMA through mappings
 #                    (default)
+#   --ram hugetlbfs:DIR  guest RAM in a file on the hugetlbfs mounted at
+#                    DIR (shared): testdev needs --allow-unsealed-dma, as
+#                    such a file cannot be sealed (docs/interop.md)
 #   --ram private    memory-backend-ram, which QEMU cannot share: every device
 #                    DMA goes in-band (DMA_READ/DMA_WRITE messages)
 #   --testdev-args   extra uvfio-testdev options, e.g. "--worker"
@@ -93,7 +96,7 @@ while [ $# -gt 0 ]; do
 	*) echo "$me: unknown argument '$1'" >&2; usage ;;
 	esac
 done
-case $ram in memfd | private) ;; *) echo "$me: --ram memfd|private" >&2; usage ;; esac
+case $ram in memfd | private | hugetlbfs:/*) ;; *) echo "$me: --ram memfd|private|hugetlbfs:DIR" >&2; usage ;; esac
 case $list in quick | full) ;; *) echo "$me: --list quick|full" >&2; usage ;; esac
 case $smp in '' | *[!0-9]*) echo "$me: --smp needs a number" >&2; usage ;; esac
 
@@ -387,11 +390,14 @@ while [ ! -S "$sock" ]; do
 	sleep 0.1
 done
 
-if [ "$ram" = memfd ]; then
-	memobj=memory-backend-memfd,id=mem,size=512M,share=on
-else
-	memobj=memory-backend-ram,id=mem,size=512M
-fi
+case $ram in
+memfd) memobj=memory-backend-memfd,id=mem,size=512M,share=on ;;
+hugetlbfs:*)
+	# A directory: QEMU makes its file there and unlinks it at once.
+	memobj=memory-backend-file,id=mem,size=512M,share=on
+	memobj="$memobj,mem-path=${ram#hugetlbfs:}" ;;
+*) memobj=memory-backend-ram,id=mem,size=512M ;;
+esac
 
 timeout --kill-after=10 "$run_timeout" "$qemu" -M q35 -accel tcg -m 512M -smp "$smp" \
 	-object "$memobj" -machine memory-backend=mem \

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,11 +78,47 @@ static void window_free(struct dma_table *t, struct dma_window *w)
 		pthread_cond_wait(&t->released, &t->wait_lock);
 	atomic_fetch_sub(&t->waiters, 1);
 	pthread_mutex_unlock(&t->wait_lock);
-	if (w->vaddr)
-		munmap(w->vaddr, w->size);
+	if (w->map)
+		munmap(w->map, w->map_len);
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w);
+}
+
+/*
+ * What a mapping of fd must be aligned to: the huge page size on
+ * hugetlbfs (QEMU maps guest RAM windows such as [0xc0000, 512 MiB) of a
+ * file there), the page size elsewhere.
+ */
+static uint64_t file_align(int fd)
+{
+	struct statfs sf;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	if (!fstatfs(fd, &sf) && sf.f_type == HUGETLBFS_MAGIC &&
+	    sf.f_bsize > pg && !(sf.f_bsize & (sf.f_bsize - 1)))
+		return (uint64_t)sf.f_bsize;
+	return (uint64_t)pg;
+}
+
+/* Maps [offset, offset + size) of fd into w, aligned as the file needs. */
+static int map_window(struct dma_window *w, int fd, uint64_t offset,
+		      int prot)
+{
+	uint64_t align = file_align(fd);
+	uint64_t start = offset & ~(align - 1);
+	uint64_t len = (offset - start + w->size + align - 1) & ~(align - 1);
+
+	if (len < w->size || len > SIZE_MAX)
+		return -EINVAL;
+	w->map = mmap(NULL, (size_t)len, prot, MAP_SHARED, fd, (off_t)start);
+	if (w->map == MAP_FAILED) {
+		w->map = NULL;
+		return -errno;
+	}
+	w->map_len = (size_t)len;
+	w->vaddr = (uint8_t *)w->map + (offset - start);
+	return 0;
 }
 
 /* The window must lie inside a regular file. */
@@ -120,7 +158,9 @@ static int seal_fd(struct uvfio_dev *dev, int fd)
 		"shrinking (%s); a device accepts such files (hugetlbfs or "
 		"disk-backed guest RAM) only with allow_unsealed_dma, for a "
 		"client it trusts",
-		seals < 0 ? "not a memfd" : "memfd sealed without SHRINK");
+		seals < 0 ? "its file system has no seals" :
+			    "its seals are closed: a file opened by path, or a "
+			    "memfd sealed without F_SEAL_SHRINK");
 	return -EPERM;
 }
 
@@ -191,10 +231,8 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		  (m.flags & VFIO_USER_F_DMA_REGION_WRITE ? UVFIO_DMA_WRITE : 0);
 	if (fd >= 0) {
 		/* A window without rights still maps, but is never touched. */
-		w->vaddr = mmap(NULL, m.size, prot ? prot : PROT_NONE,
-				MAP_SHARED, fd, (off_t)m.offset);
-		if (w->vaddr == MAP_FAILED) {
-			err = -errno;
+		err = map_window(w, fd, m.offset, prot ? prot : PROT_NONE);
+		if (err) {
 			free(w);
 			return err;
 		}

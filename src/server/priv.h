@@ -45,6 +45,8 @@ struct dma_window {
 	uint64_t size;
 	uint32_t prot;          /* UVFIO_DMA_READ | UVFIO_DMA_WRITE */
 	void *vaddr;            /* NULL: no fd, in-band access only */
+	void *map;              /* the mapping vaddr lies in */
+	size_t map_len;
 	int fd;
 	atomic_uint refs;
 };

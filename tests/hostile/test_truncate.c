@@ -135,6 +135,33 @@ static void test_unsealable_trusted(void **state)
 	close(m);
 }
 
+/*
+ * Guest RAM in huge pages (QEMU's memory-backend-file on hugetlbfs): a
+ * window at an offset that is not a huge page multiple still maps.
+ * Needs free huge pages (vm.nr_hugepages); skipped without.
+ */
+static void test_hugetlb_offsets(void **state)
+{
+	struct hs_conn *c = *state;
+	const uint64_t iova = 0x40000000;
+	struct vfio_user_dma_map map = { sizeof(map), 3, 0xc0000, iova,
+					 16 * PAGE };
+	int m = memfd_create("huge", MFD_CLOEXEC | MFD_HUGETLB |
+					     MFD_ALLOW_SEALING);
+
+	if (m < 0 || ftruncate(m, 4u << 20)) {
+		if (m >= 0)
+			close(m);
+		print_message("no huge pages here (vm.nr_hugepages)\n");
+		skip();
+	}
+	hs_expect_ok_fds(c, VFIO_USER_DMA_MAP, &map, sizeof(map), &m, 1, NULL);
+	run_read(c, iova, 16 * PAGE);
+	assert_false(hs_region_read32(c, BAR, TESTDEV_REG_STATUS) &
+		     TESTDEV_STATUS_SRC_INVALID);
+	close(m);
+}
+
 static int setup_args(void **state, const char *const *args)
 {
 	*state = hs_start(args);
@@ -177,6 +204,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unsealable_trusted,
 						setup_trusting, teardown),
+		cmocka_unit_test_setup_teardown(test_hugetlb_offsets, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("hostile_truncate", tests, NULL,
