@@ -8,10 +8,12 @@
  * and a reply that does not fit gives -EPROTO (or the server's errno).
  *
  * Requests may come from several threads; they are serialized.  Requests
- * from the server arrive on the twin socket (served by the client's own
- * thread unless UVFIO_CLIENT_NO_THREAD is given, in which case the caller
- * polls uvfio_client_get_poll_fd() and calls uvfio_client_process()) or,
- * without twin-socket mode, inline while a request waits for its reply.
+ * from the server arrive on the twin socket or, without twin-socket mode,
+ * on the main socket.  They are served by the client's own thread unless
+ * UVFIO_CLIENT_NO_THREAD is given, in which case the caller polls
+ * uvfio_client_get_poll_fd() (the twin socket, or the main one) and calls
+ * uvfio_client_process(); on the main socket they are also answered while
+ * a request of ours waits for its reply.
  */
 #ifndef UVFIO_CLIENT_H
 #define UVFIO_CLIENT_H

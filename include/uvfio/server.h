@@ -319,9 +319,13 @@ int uvfio_dma_write(struct uvfio_dev *dev, uint64_t iova, const void *buf,
  * already queued does nothing; one queued while it runs runs again.
  *
  * uvfio_work_queue() is safe from any thread and never blocks on the
- * client; it returns 1 when queued, 0 when it already was.
- * uvfio_work_flush() waits until the item is neither queued nor running
- * (never call it from the item's own fn).  Items belong to their device:
+ * client; it returns 1 when queued, 0 when it already was (then it keeps
+ * its place: it is not held back again).  uvfio_work_flush() waits until
+ * the item is neither queued nor running.  Never call it, nor
+ * uvfio_work_free(), from the item's own fn, nor from the dispatch thread
+ * (a handler): an item held for the handler's reply, or waiting for an
+ * in-band DMA reply that only the dispatch thread receives, would never
+ * finish.  Items belong to their device:
  * uvfio_dev_destroy() frees those left, dropping any still queued, after
  * waiting for a running one (whose in-band DMA fails once the client is
  * gone).  uvfio_work_free() does the same for one item.

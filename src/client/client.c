@@ -58,6 +58,7 @@
 #include "priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,16 @@ static void init_ours(struct uvfio_caps *o, const struct uvfio_client_opts *opt)
 		     (o->twin_socket ? UVFIO_CAP_TWIN_SOCKET : 0);
 }
 
+/* The socket loops block; a peer's O_NONBLOCK fd would make them spin. */
+static int set_blocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (fl & O_NONBLOCK && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)))
+		return -errno;
+	return 0;
+}
+
 /* Takes the twin socket out of the VERSION reply; closes the other fds. */
 static int take_twin(struct uvfio_client *c, struct uvfio_msg *rep)
 {
@@ -269,7 +280,7 @@ static int take_twin(struct uvfio_client *c, struct uvfio_msg *rep)
 		return -EPROTO;
 	fd = rep->fds[c->caps.twin_fd_index];
 	rep->fds[c->caps.twin_fd_index] = -1;
-	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) || set_blocking(fd)) {
 		close(fd);
 		return -EPROTO;
 	}
@@ -340,8 +351,12 @@ static void *main_serve(void *arg)
 	struct pollfd p = { .fd = c->main.fd, .events = POLLIN };
 
 	for (;;) {
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			cl_lock(c);
+			mark_broken(c, errno);
+			cl_unlock(c);
 			break;
+		}
 		cl_lock(c);
 		if (!c->broken)
 			serve_main(c, true);
@@ -368,6 +383,8 @@ static void destroy(struct uvfio_client *c)
 	uvfio_chan_fini(&c->main);
 	pthread_mutex_destroy(&c->twin_lock);
 	pthread_rwlock_destroy(&c->dma_lock);
+	pthread_cond_destroy(&c->direct_done);
+	pthread_mutex_destroy(&c->direct_lock);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -385,6 +402,12 @@ struct uvfio_client *uvfio_client_attach_fd(int fd,
 		return NULL;
 	}
 	init_ours(&c->ours, o);
+	if (set_blocking(fd)) {
+		close(fd);
+		free(c);
+		errno = EINVAL;
+		return NULL;
+	}
 	max_msg = c->ours.max_data_xfer_size + 64;
 	if (c->ours.max_data_xfer_size > UINT32_MAX / 4 ||
 	    c->ours.max_msg_fds > UVFIO_CHAN_MAX_FDS) {
@@ -396,6 +419,8 @@ struct uvfio_client *uvfio_client_attach_fd(int fd,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->twin_lock, NULL);
 	pthread_rwlock_init(&c->dma_lock, NULL);
+	pthread_mutex_init(&c->direct_lock, NULL);
+	pthread_cond_init(&c->direct_done, NULL);
 	c->twin.fd = -1;
 	r = uvfio_chan_init(&c->main, fd,
 			    max_msg < MIN_MSG ? MIN_MSG : max_msg);

@@ -180,6 +180,14 @@ static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 	else
 		remove_at(c, iova);
 	pthread_rwlock_unlock(&c->dma_lock);
+	/* A write already on its way into the window lands first. */
+	pthread_mutex_lock(&c->direct_lock);
+	while (c->direct_busy &&
+	       ((flags & VFIO_DMA_UNMAP_FLAG_ALL) ||
+		(c->direct_iova < iova + size &&
+		 iova < c->direct_iova + c->direct_len)))
+		pthread_cond_wait(&c->direct_done, &c->direct_lock);
+	pthread_mutex_unlock(&c->direct_lock);
 	return r;
 }
 
@@ -318,7 +326,8 @@ int cl_serve(struct uvfio_client *c, struct uvfio_chan *ch,
  */
 static int dma_write_direct(struct uvfio_client *c, struct uvfio_chan *ch,
 			    const struct vfio_user_header *h,
-			    const struct vfio_user_dma_region_access *a)
+			    const struct vfio_user_dma_region_access *a,
+			    bool block)
 {
 	bool reply = !(h->flags & VFIO_USER_F_NO_REPLY);
 	const struct cl_window *w;
@@ -327,15 +336,30 @@ static int dma_write_direct(struct uvfio_client *c, struct uvfio_chan *ch,
 	if (!a->count || a->count > c->ours.max_data_xfer_size ||
 	    h->msg_size != CL_HDR + sizeof(*a) + a->count)
 		return 0;
+	uint8_t *dst;
+
+	/* Not blocking: only when all of it is here already. */
+	if (!block && !uvfio_chan_ready(ch, h->msg_size))
+		return 0;
 	pthread_rwlock_rdlock(&c->dma_lock);
 	w = find(c, a->addr, a->count);
 	if (!w || !(w->prot & UVFIO_DMA_PROT_WRITE)) {
 		pthread_rwlock_unlock(&c->dma_lock);
 		return 0;
 	}
-	r = uvfio_chan_take(ch, sizeof(*a), w->vaddr + (a->addr - w->iova),
-			    (size_t)a->count);
+	dst = w->vaddr + (a->addr - w->iova);
+	/* Pinned before the table may change: see direct_busy. */
+	pthread_mutex_lock(&c->direct_lock);
+	c->direct_busy = true;
+	c->direct_iova = a->addr;
+	c->direct_len = a->count;
+	pthread_mutex_unlock(&c->direct_lock);
 	pthread_rwlock_unlock(&c->dma_lock);
+	r = uvfio_chan_take(ch, sizeof(*a), dst, (size_t)a->count);
+	pthread_mutex_lock(&c->direct_lock);
+	c->direct_busy = false;
+	pthread_cond_broadcast(&c->direct_done);
+	pthread_mutex_unlock(&c->direct_lock);
 	if (r == -EBADMSG)
 		r = reply ? uvfio_chan_send_error(ch, h, EINVAL) : 0;
 	else if (r == 0) {
@@ -361,7 +385,7 @@ int cl_serve_next(struct uvfio_client *c, struct uvfio_chan *ch, bool block)
 	if (h.cmd == VFIO_USER_DMA_WRITE &&
 	    (h.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_COMMAND &&
 	    h.msg_size >= CL_HDR + sizeof(a)) {
-		r = dma_write_direct(c, ch, &h, &a);
+		r = dma_write_direct(c, ch, &h, &a, block);
 		if (r)
 			return r;
 	}

@@ -55,6 +55,15 @@ struct uvfio_client {
 	pthread_rwlock_t dma_lock;
 	struct cl_window *win; /* sorted by iova, disjoint */
 	unsigned int nwin, cap_win;
+	/*
+	 * A DMA_WRITE received straight into a window, without dma_lock
+	 * (a stalled server must not block map and unmap): unmap waits for
+	 * it to end before the window's memory goes back to the caller.
+	 */
+	pthread_mutex_t direct_lock;
+	pthread_cond_t direct_done;
+	bool direct_busy;
+	uint64_t direct_iova, direct_len;
 
 	pthread_mutex_t twin_lock; /* uvfio_client_process() callers */
 	pthread_t thread;       /* serves the twin, or the main socket */

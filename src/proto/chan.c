@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -330,6 +331,17 @@ int uvfio_chan_peek(struct uvfio_chan *ch, struct vfio_user_header *h,
 	}
 }
 
+bool uvfio_chan_ready(struct uvfio_chan *ch, size_t size)
+{
+	size_t have = ch->tail - ch->head;
+	int queued = 0;
+
+	if (have >= size)
+		return true;
+	return !ioctl(ch->fd, FIONREAD, &queued) && queued >= 0 &&
+	       (size_t)queued >= size - have;
+}
+
 /* n bytes of the stream straight into dst; fds that come are closed. */
 static int read_direct(struct uvfio_chan *ch, uint8_t *dst, size_t n,
 		       bool *fds)
@@ -398,6 +410,9 @@ int uvfio_chan_take(struct uvfio_chan *ch, size_t at, void *dst, size_t len)
 	start = ch->base + ch->head;
 	end = start + h.msg_size;
 	off = ch->head + HDR + at;
+	/* The bytes before at must have been peeked: they are buffered. */
+	if (ch->tail < off)
+		return -EINVAL;
 	inbuf = ch->tail > off ? ch->tail - off : 0;
 	if (inbuf >= len + rest) {
 		/* All here already: an ordinary copy. */

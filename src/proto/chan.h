@@ -88,6 +88,8 @@ int uvfio_chan_next_buffered(struct uvfio_chan *ch, struct uvfio_msg *msg);
 int uvfio_chan_peek(struct uvfio_chan *ch, struct vfio_user_header *h,
 		    void *p, size_t n, bool block);
 int uvfio_chan_take(struct uvfio_chan *ch, size_t at, void *dst, size_t len);
+/* Whether the next size bytes are all here: buffered or in the socket. */
+bool uvfio_chan_ready(struct uvfio_chan *ch, size_t size);
 
 void uvfio_msg_release(struct uvfio_msg *msg);
 /* Moves a message's payload to the heap so it outlives the buffer. */

@@ -229,7 +229,7 @@ static int serve_one(struct uvfio_dev *dev, bool block)
 
 	if (atomic_load_explicit(&dev->s2c_direct, memory_order_relaxed)) {
 		r = s2c_take_read(dev, block);
-		if (r == -EAGAIN || r == -EINTR)
+		if (r == -EAGAIN)
 			return 0;
 		if (r < 0) {
 			conn_drop(dev);
@@ -319,6 +319,8 @@ int uvfio_dev_run(struct uvfio_dev *dev, bool once)
 		if (r < 0 && r != -ECONNRESET && dev->connected)
 			return r;
 	}
+	/* Stopped: device threads waiting on the client must wake. */
+	conn_drop(dev);
 	return 0;
 }
 
@@ -326,8 +328,9 @@ int uvfio_dev_run(struct uvfio_dev *dev, bool once)
 void uvfio_dev_stop(struct uvfio_dev *dev)
 {
 	atomic_store(&dev->stop, true);
+	/* Both ways: a thread blocked sending to a stalled client wakes. */
 	if (dev->connected && dev->chan.fd >= 0)
-		shutdown(dev->chan.fd, SHUT_RD);
+		shutdown(dev->chan.fd, SHUT_RDWR);
 	if (dev->listen_fd >= 0)
 		shutdown(dev->listen_fd, SHUT_RDWR);
 }

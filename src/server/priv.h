@@ -71,6 +71,7 @@ struct s2c_req {
 	uint64_t iova;
 	uint32_t count;
 	void *dst;              /* DMA_READ: where the data goes */
+	bool claimed;           /* the dispatcher matched its reply */
 	bool done;
 	int err;
 };

@@ -102,6 +102,8 @@ void s2c_route(struct uvfio_dev *dev, const struct uvfio_msg *msg)
 		pthread_mutex_unlock(&dev->s2c_lock);
 		return;
 	}
+	/* Its owner now waits for done, even if its send failed. */
+	rq->claimed = true;
 	pthread_mutex_unlock(&dev->s2c_lock);
 	/* rq stays until done: its owner waits for that. */
 	err = s2c_check_reply(dev, rq, msg);
@@ -118,7 +120,7 @@ int s2c_take_read(struct uvfio_dev *dev, bool block)
 
 	r = uvfio_chan_peek(&dev->chan, &h, head, sizeof(head), block);
 	if (r <= 0)
-		return r ? r : -EAGAIN;
+		return r == 0 || r == -EINTR ? -EAGAIN : r;
 	pthread_mutex_lock(&dev->s2c_lock);
 	rq = dev->s2c_cur;
 	match = rq && !rq->done && !dev->has_twin &&
@@ -126,17 +128,29 @@ int s2c_take_read(struct uvfio_dev *dev, bool block)
 		(h.flags & (VFIO_USER_F_TYPE_MASK | VFIO_USER_F_ERROR)) ==
 			VFIO_USER_F_TYPE_REPLY &&
 		h.msg_id == rq->id && h.cmd == rq->cmd;
-	pthread_mutex_unlock(&dev->s2c_lock);
-	if (!match)
-		return 0;
 	/* Anything odd goes the ordinary way, which refuses it. */
-	off = vfio_user_dma_read_reply(head, h.msg_size - sizeof(h), rq->iova,
-				       rq->count, dev->count32);
+	off = match ? vfio_user_dma_read_reply(head, h.msg_size - sizeof(h),
+					       rq->iova, rq->count,
+					       dev->count32) :
+		      -EPROTO;
+	/*
+	 * Not blocking: only when all of it is here, so that a client that
+	 * stalls mid-reply cannot hold the caller's loop.
+	 */
+	if (off >= 0 && !block &&
+	    !uvfio_chan_ready(&dev->chan, h.msg_size))
+		off = -EAGAIN;
+	if (off >= 0)
+		rq->claimed = true;
+	pthread_mutex_unlock(&dev->s2c_lock);
 	if (off < 0)
 		return 0;
 	r = uvfio_chan_take(&dev->chan, (size_t)off, rq->dst, rq->count);
-	if (r && r != -EBADMSG)
-		return r;
+	if (r && r != -EBADMSG) {
+		s2c_complete(dev, rq, -ECONNRESET);
+		/* Bytes may be gone: the stream cannot go on. */
+		return r == -EAGAIN || r == -EINTR ? -EIO : r;
+	}
 	s2c_complete(dev, rq, r ? -EPROTO : 0);
 	return 1;
 }
@@ -193,6 +207,7 @@ int s2c_call(struct uvfio_dev *dev, struct s2c_req *rq,
 	twin = dev->has_twin;
 	rq->id = h.msg_id = dev->s2c_id++;
 	rq->done = false;
+	rq->claimed = false;
 	rq->err = 0;
 	dev->s2c_cur = rq;
 	pthread_mutex_unlock(&dev->s2c_lock);
@@ -209,7 +224,8 @@ int s2c_call(struct uvfio_dev *dev, struct s2c_req *rq,
 			atomic_store(&dev->s2c_direct, true);
 		err = dev_send(dev, &h, iov, iovcnt, NULL, 0);
 		pthread_mutex_lock(&dev->s2c_lock);
-		while (!err && !rq->done)
+		/* A reply being taken still writes to rq and its buffer. */
+		while ((!err || rq->claimed) && !rq->done)
 			pthread_cond_wait(&dev->s2c_cond, &dev->s2c_lock);
 		if (!err)
 			err = rq->err;

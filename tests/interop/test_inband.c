@@ -31,6 +31,7 @@
 #define IOVA 0x40000000ull
 #define WIN (4u << 20)
 #define DOORBELL 0x10
+#define STOP 0x20
 
 struct fx {
 	struct uvfio_dev *dev;
@@ -46,6 +47,7 @@ struct fx {
 	atomic_bool done;
 	int handler_err;        /* in-band DMA tried inside the handler */
 	bool in_handler_dma;
+	bool joined;
 	char log[256];
 	int log_err;
 	uint8_t *buf;
@@ -70,7 +72,10 @@ static ssize_t bar0(struct uvfio_dev *dev, void *priv, uint64_t off,
 		memset(buf, 0, count);
 		return (ssize_t)count;
 	}
-	if (off == DOORBELL && f->in_handler_dma) {
+	if (off == STOP) {
+		/* As SIGTERM landing while a handler runs. */
+		uvfio_dev_stop(dev);
+	} else if (off == DOORBELL && f->in_handler_dma) {
 		f->handler_err = uvfio_dma_read(dev, IOVA, f->buf, 8);
 	} else if (off == DOORBELL) {
 		struct timespec ts = { 0, 5000000 };
@@ -164,7 +169,8 @@ static struct fx *setup(uint16_t minor, enum uvfio_dma_layout layout)
 static void teardown(struct fx *f)
 {
 	close(f->sock);
-	pthread_join(f->dispatcher, NULL);
+	if (!f->joined)
+		pthread_join(f->dispatcher, NULL);
 	uvfio_dev_destroy(f->dev); /* frees the work item too */
 	free(f->mem.p);
 	free(f->buf);
@@ -336,6 +342,43 @@ static void test_dispatcher_edeadlk(void **state)
 	teardown(f);
 }
 
+/*
+ * Stopped while work waits for the client's DMA reply: uvfio_dev_run
+ * returns with the client dropped, and the work ends with an error
+ * instead of waiting forever (as testdev's SIGTERM path needs).
+ */
+static void test_stop_with_dma_out(void **state)
+{
+	struct fx *f = setup(2, UVFIO_DMA_LAYOUT_AUTO);
+	struct vfio_user_region_access a = { DOORBELL, 0, 4 };
+	struct vfio_user_header h = { .cmd = VFIO_USER_REGION_WRITE,
+				      .msg_size = 16 + 20 };
+	uint8_t p[20] = { 0 };
+	struct peer_msg m;
+
+	f->op = 2;
+	f->len = 64;
+	memcpy(p, &a, sizeof(a));
+	call(f, VFIO_USER_REGION_WRITE, p, sizeof(p), &m);
+	peer_msg_free(&m);
+	assert_int_equal(peer_recv(f->sock, &m, 5000), 0);
+	assert_int_equal(m.hdr.cmd, VFIO_USER_DMA_READ);
+	peer_msg_free(&m);
+	/* Not answered; the stop comes as a posted write. */
+	a.offset = STOP;
+	memcpy(p, &a, sizeof(a));
+	h.msg_id = f->id++;
+	h.flags = VFIO_USER_F_NO_REPLY;
+	assert_int_equal(peer_send(f->sock, &h, p, sizeof(p), NULL, 0), 0);
+	pthread_join(f->dispatcher, NULL);
+	f->joined = true;
+	assert_false(uvfio_dev_connected(f->dev));
+	uvfio_work_flush(f->work);
+	assert_true(atomic_load(&f->done));
+	assert_int_equal(atomic_load(&f->result), -ECONNRESET);
+	teardown(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_write_reply_forms),
 		cmocka_unit_test(test_error_replies),
 		cmocka_unit_test(test_dispatcher_edeadlk),
+		cmocka_unit_test(test_stop_with_dma_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
