@@ -9,6 +9,7 @@
  * without a twin socket.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -316,8 +317,18 @@ static void session(const struct rec *r, const struct rec *vr, uint32_t flags)
 	 * take a request of ours for the reply it waits for.  The client's
 	 * own thread answers meanwhile.
 	 */
-	for (int ms = 0; ms < 10000 && fk.dma_ok < 8; ms++)
+	for (int ms = 0; ms < 10000 && fk.dma_ok < 8; ms++) {
+		struct pollfd p = { .fd = uvfio_client_get_poll_fd(c),
+				    .events = POLLIN };
+
+		/* Without a thread of its own the caller serves it. */
+		if (flags & UVFIO_CLIENT_NO_THREAD) {
+			if (poll(&p, 1, 1) == 1)
+				CHECK(uvfio_client_process(c) >= 0, "process");
+			continue;
+		}
 		usleep(1000);
+	}
 	CHECK(uvfio_client_dma_unmap(c, PAGE, PAGE) == 0, "unmap");
 	for (int i = 0; i < 4; i++)
 		CHECK(mem[i * 1024] == 'A' + i && mem[i * 1024 + 1023] == 'A' + i,
@@ -332,9 +343,11 @@ static void session(const struct rec *r, const struct rec *vr, uint32_t flags)
 	close(memfd);
 	close(efd);
 	munmap(mem, 2 * PAGE);
-	printf("samples/server %s twin socket: %u DMA requests answered as "
+	printf("samples/server %s twin socket%s: %u DMA requests answered as "
 	       "samples/client did\n",
-	       fk.offer_twin ? "with" : "without", fk.dma_ok);
+	       fk.offer_twin ? "with" : "without",
+	       flags & UVFIO_CLIENT_NO_THREAD ? ", served by the caller" : "",
+	       fk.dma_ok);
 }
 
 /* gpio-pci-idio-16's VERSION replies (QEMU's proposal, and a twin one). */
@@ -375,6 +388,8 @@ int main(void)
 	rec_load(&twin, "lvu-gpio-version-twin.jsonl");
 	session(&r, &twin, 0);
 	session(&r, &r, UVFIO_CLIENT_NO_TWIN);
+	session(&r, &r, UVFIO_CLIENT_NO_TWIN | UVFIO_CLIENT_NO_THREAD);
+	session(&r, &twin, UVFIO_CLIENT_NO_THREAD);
 	rec_free(&twin);
 	rec_free(&r);
 	gpio_version("lvu-gpio-version.jsonl", false);
