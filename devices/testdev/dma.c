@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "crc32.h"
+#include "proto/crc32.h"
 #include "dma.h"
 
 struct chunk {

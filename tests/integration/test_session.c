@@ -21,7 +21,7 @@
 #include <uvfio/client.h>
 #include <uvfio/pci.h>
 
-#include "crc32.h"
+#include "proto/crc32.h"
 #include "regs.h"
 #include "testdev_proc.h"
 

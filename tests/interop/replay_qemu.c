@@ -24,7 +24,7 @@
 #include <uvfio/caps.h>
 
 #include "check.h"
-#include "crc32.h"
+#include "proto/crc32.h"
 #include "peer.h"
 #include "proto/limits.h"
 #include "proto/negotiate.h"

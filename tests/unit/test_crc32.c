@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <linux/vfio.h>
 
-#include "crc32.h"
+#include "proto/crc32.h"
 /*
  * tests/unit/meson.build only adds crc32.c to this test, so the register
  * file logic (no dependencies) is compiled in here.

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crc32.h"
+#include "proto/crc32.h"
 #include "pcitest.h"
 
 #define GUARD 64

@@ -4,8 +4,8 @@
  * 0xedb88320, seed chosen by the caller (~0 for pci_endpoint_test), no
  * final inversion.  Streaming: feed the previous result back as the seed.
  */
-#ifndef TESTDEV_CRC32_H
-#define TESTDEV_CRC32_H
+#ifndef UVFIO_PROTO_CRC32_H
+#define UVFIO_PROTO_CRC32_H
 
 #include <stddef.h>
 #include <stdint.h>

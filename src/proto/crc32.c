@@ -6,7 +6,7 @@
  * the end.  One table lookup per byte; the table is the polynomial's
  * remainders for every byte value, so it can be const and shared.
  */
-#include "crc32.h"
+#include "proto/crc32.h"
 
 static const uint32_t crc32_table[256] = {
 	0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f,
