@@ -144,7 +144,50 @@ struct vfio_user_write_multi {
 	struct vfio_user_write_multi_data wrs[];
 };
 
-/* DEVICE_FEATURE uses struct vfio_device_feature. */
+/*
+ * DEVICE_FEATURE uses struct vfio_device_feature, its data inline.  The
+ * PRE_COPY values are the kernel's; Debian 12's headers predate them.
+ */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY (1 << 2)
+#endif
+#define UVFIO_MIG_STATE_PRE_COPY 6
+#define UVFIO_MIG_STATE_PRE_COPY_P2P 7
+#define UVFIO_MIG_NUM_STATES 8
+#ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+#define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
+#endif
+
+/* MIGRATION: GET data.  MIG_DEVICE_STATE: struct vfio_device_feature_mig_state. */
+struct vfio_user_feature_migration {
+	uint64_t flags;
+};
+
+/* MIG_DATA_SIZE: GET data. */
+struct vfio_user_feature_mig_data_size {
+	uint64_t stop_copy_length;
+};
+
+/* DMA_LOGGING_START / STOP: SET data, ranges inline. */
+struct vfio_user_dma_logging_range {
+	uint64_t iova;
+	uint64_t length;
+};
+
+struct vfio_user_dma_logging_control {
+	uint64_t page_size;
+	uint32_t num_ranges;
+	uint32_t reserved;
+	struct vfio_user_dma_logging_range ranges[];
+};
+
+/* DMA_LOGGING_REPORT: GET request; the reply appends the bitmap (u64s). */
+struct vfio_user_dma_logging_report {
+	uint64_t iova;
+	uint64_t length;
+	uint64_t page_size;
+	uint64_t bitmap[];
+};
 
 /* MIG_DATA_READ / MIG_DATA_WRITE */
 struct vfio_user_mig_data {
@@ -169,6 +212,10 @@ _Static_assert(sizeof(struct vfio_user_write_multi_data) == 24, "multi");
 _Static_assert(sizeof(struct vfio_user_write_multi) == 8, "multi hdr");
 _Static_assert(sizeof(struct vfio_device_feature) == 8, "feature");
 _Static_assert(sizeof(struct vfio_user_mig_data) == 8, "mig data");
+_Static_assert(sizeof(struct vfio_device_feature_mig_state) == 8, "mig state");
+_Static_assert(sizeof(struct vfio_user_dma_logging_control) == 16, "log ctl");
+_Static_assert(sizeof(struct vfio_user_dma_logging_range) == 16, "log rng");
+_Static_assert(sizeof(struct vfio_user_dma_logging_report) == 24, "log rep");
 
 /* Data-bearing messages carry at most this much data (1 MiB default). */
 #define VFIO_USER_DEFAULT_MAX_DATA_XFER (1u << 20)
