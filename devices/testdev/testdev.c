@@ -21,23 +21,7 @@
 #include "dma.h"
 #include "regfile.h"
 #include "testdev.h"
-
-struct testdev {
-	struct uvfio_dev *dev;
-	pthread_mutex_t lock;
-	pthread_cond_t cond; /* worker: a command or quit */
-	struct testdev_regfile rf;
-	uint64_t gen;
-	uint64_t max_xfer;
-	bool use_worker;
-	bool worker_running;
-	bool quit;
-	pthread_t worker;
-	struct uvfio_work *work;        /* without our own worker */
-	/* Only ever used by the one thread that runs commands. */
-	uint8_t *scratch;
-	uint64_t seq;
-};
+#include "testdev_priv.h"
 
 struct testdev *testdev_create(const struct testdev_opts *opts)
 {
@@ -67,6 +51,7 @@ void testdev_destroy(struct testdev *td)
 	testdev_stop(td);
 	pthread_cond_destroy(&td->cond);
 	pthread_mutex_destroy(&td->lock);
+	testdev_mig_free(td);
 	free(td->scratch);
 	free(td);
 }
@@ -212,41 +197,86 @@ static void execute(struct testdev *td, const struct testdev_cmd *cmd,
 	finish(td, gen, status, new_crc, irq_type, cmd->irq_number);
 }
 
+/* Whether the pending command (if any) moves data.  Under td->lock. */
+static bool pending_moves_data(struct testdev *td)
+{
+	return regfile_get(&td->rf, TESTDEV_REG_COMMAND) &
+	       ~TESTDEV_CMD_RAISE_ALL;
+}
+
+/*
+ * Takes and runs the pending command, its DMA as one transaction so a
+ * migration sees it whole or not at all.  Under td->lock, which it
+ * drops while the command runs; false when there was nothing to run or
+ * the device is stopped for migration (the command stays pending, and
+ * migrates with the registers).
+ */
+static bool run_one(struct testdev *td)
+{
+	struct testdev_cmd cmd;
+	bool dma = pending_moves_data(td);
+	uint64_t gen;
+
+	if (dma) {
+		pthread_mutex_unlock(&td->lock);
+		if (uvfio_dma_begin(td->dev)) {
+			pthread_mutex_lock(&td->lock);
+			td->held = true;
+			return false;
+		}
+		pthread_mutex_lock(&td->lock);
+	}
+	if (!regfile_take(&td->rf, &cmd)) {
+		if (dma)
+			uvfio_dma_end(td->dev);
+		return false;
+	}
+	gen = td->gen;
+	pthread_mutex_unlock(&td->lock);
+	execute(td, &cmd, gen);
+	if (dma)
+		uvfio_dma_end(td->dev);
+	pthread_mutex_lock(&td->lock);
+	return true;
+}
+
 /* Library work: run what the last BAR0 write asked for, if anything. */
 static void run_pending(struct uvfio_dev *dev, void *arg)
 {
 	struct testdev *td = arg;
-	struct testdev_cmd cmd;
-	uint64_t gen;
-	bool have;
 
 	pthread_mutex_lock(&td->lock);
-	have = regfile_take(&td->rf, &cmd);
-	gen = td->gen;
+	run_one(td);
 	pthread_mutex_unlock(&td->lock);
-	if (have)
-		execute(td, &cmd, gen);
 }
 
 static void *worker_main(void *arg)
 {
 	struct testdev *td = arg;
-	struct testdev_cmd cmd;
-	uint64_t gen;
 
 	pthread_mutex_lock(&td->lock);
 	for (;;) {
-		while (!td->quit && !regfile_take(&td->rf, &cmd))
+		while (!td->quit && (td->held ||
+				     !regfile_get(&td->rf,
+						  TESTDEV_REG_COMMAND)))
 			pthread_cond_wait(&td->cond, &td->lock);
 		if (td->quit)
 			break;
-		gen = td->gen;
-		pthread_mutex_unlock(&td->lock);
-		execute(td, &cmd, gen);
-		pthread_mutex_lock(&td->lock);
+		run_one(td);
 	}
 	pthread_mutex_unlock(&td->lock);
 	return NULL;
+}
+
+void testdev_kick(struct testdev *td)
+{
+	pthread_mutex_lock(&td->lock);
+	td->held = false;
+	if (td->use_worker)
+		pthread_cond_signal(&td->cond);
+	pthread_mutex_unlock(&td->lock);
+	if (td->work)
+		uvfio_work_queue(td->work);
 }
 
 static ssize_t bar0_access(struct uvfio_dev *dev, void *priv, uint64_t off,
@@ -261,8 +291,7 @@ static ssize_t bar0_access(struct uvfio_dev *dev, void *priv, uint64_t off,
 	if (cmd_hit && td->use_worker)
 		pthread_cond_signal(&td->cond);
 	if (cmd_hit)
-		moves_data = regfile_get(&td->rf, TESTDEV_REG_COMMAND) &
-			     ~TESTDEV_CMD_RAISE_ALL;
+		moves_data = pending_moves_data(td);
 	pthread_mutex_unlock(&td->lock);
 	if (!cmd_hit || td->use_worker)
 		return ret;
@@ -329,6 +358,9 @@ int testdev_setup(struct testdev *td, struct uvfio_dev *dev)
 
 	td->dev = dev;
 	ret = testdev_describe(dev, bar0_access, td);
+	if (ret < 0)
+		return ret;
+	ret = testdev_mig_setup(td);
 	if (ret < 0)
 		return ret;
 	if (!td->use_worker) {

@@ -338,6 +338,106 @@ int uvfio_work_queue(struct uvfio_work *w);
 void uvfio_work_flush(struct uvfio_work *w);
 void uvfio_work_free(struct uvfio_work *w);
 
+/*
+ * Live migration, VFIO v2 (the state machine of <linux/vfio.h>, carried
+ * over DEVICE_FEATURE and MIG_DATA_READ/WRITE).  The library runs the
+ * state machine (combination arcs included), the data stream, DMA dirty
+ * logging and the rules each state imposes; the device supplies the
+ * arcs and its state as records.
+ *
+ * States, numbered as enum vfio_device_mig_state (PRE_COPY ones are
+ * missing from older headers).
+ */
+enum uvfio_mig_state {
+	UVFIO_MIG_ERROR = 0,
+	UVFIO_MIG_STOP = 1,
+	UVFIO_MIG_RUNNING = 2,
+	UVFIO_MIG_STOP_COPY = 3,
+	UVFIO_MIG_RESUMING = 4,
+	UVFIO_MIG_RUNNING_P2P = 5,
+	UVFIO_MIG_PRE_COPY = 6,
+	UVFIO_MIG_PRE_COPY_P2P = 7,
+};
+
+/* The kernel's value; older <linux/vfio.h> lack it. */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY (1 << 2)
+#endif
+
+/* What a save() appends its record to. */
+struct uvfio_mig_out;
+int uvfio_mig_write(struct uvfio_mig_out *out, const void *data, size_t len);
+
+/*
+ * Enforced by the library, whatever the callbacks do:
+ * - in STOP, STOP_COPY, RESUMING (and ERROR) interrupts raised are held
+ *   pending (and migrated with the state), delivered when the device
+ *   runs again; uvfio_dma_get/read/write fail with -EBUSY;
+ * - in RUNNING_P2P and PRE_COPY_P2P new DMA fails with -EBUSY too, and
+ *   the arc into those states completes only once every DMA reference
+ *   (uvfio_dma_get without uvfio_dma_put, a read or write under way) is
+ *   released;
+ * - config space, SET_IRQS and region access are served in every state.
+ *
+ * Callbacks run on the dispatch thread, one arc step at a time; a
+ * negative errno fails the SET (the library then tries to put the
+ * device back where it was, else it is in ERROR until a reset).
+ */
+struct uvfio_mig_ops {
+	/* VFIO_MIGRATION_STOP_COPY, plus VFIO_MIGRATION_P2P, PRE_COPY. */
+	uint64_t flags;
+	/* RUNNING -> RUNNING_P2P: stop initiating DMA to peers. */
+	int (*quiesce)(struct uvfio_dev *dev, void *priv);
+	/* -> STOP (from RUNNING_P2P, or RUNNING without P2P): halt. */
+	int (*stop)(struct uvfio_dev *dev, void *priv);
+	/* STOP -> RUNNING_P2P (or RUNNING without P2P): run again. */
+	int (*run)(struct uvfio_dev *dev, void *priv);
+	/* RUNNING_P2P -> RUNNING: peer DMA allowed again. */
+	int (*unquiesce)(struct uvfio_dev *dev, void *priv);
+	/*
+	 * Saving.  save_begin: a saving session starts (RUNNING -> PRE_COPY
+	 * or STOP -> STOP_COPY): everything counts as changed.  save: the
+	 * device appends one record with uvfio_mig_write(); final is false
+	 * in PRE_COPY (what changed since the previous record, while the
+	 * device runs; nothing written means nothing for now) and true
+	 * once, on the way to STOP_COPY (the rest).  pending: bytes the
+	 * next save would write (an estimate), for MIG_DATA_SIZE and the
+	 * client's pre-copy loop.  save_end: the session is over.
+	 */
+	void (*save_begin)(struct uvfio_dev *dev, void *priv);
+	int (*save)(struct uvfio_dev *dev, void *priv,
+		    struct uvfio_mig_out *out, bool final);
+	uint64_t (*pending)(struct uvfio_dev *dev, void *priv, bool final);
+	void (*save_end)(struct uvfio_dev *dev, void *priv);
+	/*
+	 * Resuming: load_begin at STOP -> RESUMING; load once per record
+	 * of the source's save(), in order, checked for integrity; load_end
+	 * at RESUMING -> STOP (an error there refuses the data).
+	 */
+	int (*load_begin)(struct uvfio_dev *dev, void *priv);
+	int (*load)(struct uvfio_dev *dev, void *priv, const void *data,
+		    size_t len, bool final);
+	int (*load_end)(struct uvfio_dev *dev, void *priv);
+};
+
+/*
+ * A DMA transaction spanning several calls (one device command): while
+ * it is open, DMA calls of this thread are not refused, and an arc into
+ * a P2P or stopped state waits for it to end (serving in-band DMA
+ * replies meanwhile), so a command runs whole on one side of a move.
+ * -EBUSY when the state forbids starting DMA: keep the work for when
+ * the device runs again (ops.run / ops.unquiesce).  Not nested across
+ * devices.
+ */
+int uvfio_dma_begin(struct uvfio_dev *dev);
+void uvfio_dma_end(struct uvfio_dev *dev);
+
+/* Offers migration (and DMA dirty logging); before a client attaches. */
+int uvfio_dev_set_migration(struct uvfio_dev *dev,
+			    const struct uvfio_mig_ops *ops, void *priv);
+/* The current state (RUNNING for a device without migration). */
+enum uvfio_mig_state uvfio_dev_mig_state(struct uvfio_dev *dev);
+
 /* Mapped windows and bytes, for tests and tools. */
 int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,
 		    uint64_t *bytes);

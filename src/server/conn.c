@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "dirty.h"
 #include "priv.h"
 #include "proto/negotiate.h"
 
@@ -124,6 +125,9 @@ void conn_drop(struct uvfio_dev *dev)
 	pthread_mutex_unlock(&dev->send_lock);
 	dma_unmap_all(&dev->dma);
 	irq_release_all(dev);
+	/* Migration and dirty logging belong to the client that left. */
+	dirty_fini(dev);
+	mig_reset(dev);
 	dev->connected = false;
 	dev->negotiated = false;
 	if (dev->listen_fd >= 0)

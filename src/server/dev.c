@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "dirty.h"
 #include "priv.h"
 #include "proto/limits.h"
 #include "proto/negotiate.h"
@@ -109,6 +110,8 @@ void uvfio_dev_destroy(struct uvfio_dev *dev)
 		region_free(&dev->regions[i]);
 	free(dev->regions);
 	irq_free(dev);
+	dirty_fini(dev);
+	mig_free(dev);
 	dma_fini(&dev->dma);
 	s2c_fini(dev);
 	free(dev->xfer);

@@ -18,11 +18,13 @@ static int handle_reset(struct uvfio_dev *dev, struct uvfio_msg *msg)
 
 	if (msg->size)
 		return -EINVAL;
-	if (!dev->ops.reset)
+	/* A migrating device resets out of ERROR even without ops.reset. */
+	if (!dev->ops.reset && !dev->mig)
 		return -ENOTSUP;
-	err = dev->ops.reset(dev, dev->priv);
+	err = dev->ops.reset ? dev->ops.reset(dev, dev->priv) : 0;
 	if (err)
 		return err;
+	mig_reset(dev);
 	/* As a function reset: the command register and interrupt enables. */
 	uvfio_pci_set16(&dev->cfg, PCI_COMMAND, 0);
 	uint8_t pos = uvfio_pci_find_cap(&dev->cfg, PCI_CAP_ID_MSI);
@@ -42,21 +44,6 @@ static int handle_reset(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	return 0;
 }
 
-/* Migration lands later: say so cleanly, after checking the frame. */
-static int handle_feature(struct uvfio_dev *dev, struct uvfio_msg *msg)
-{
-	if (msg->size < sizeof(struct vfio_device_feature))
-		return -EINVAL;
-	return -ENOTSUP;
-}
-
-static int handle_mig_data(struct uvfio_dev *dev, struct uvfio_msg *msg)
-{
-	if (msg->size < sizeof(struct vfio_user_mig_data))
-		return -EINVAL;
-	return -ENOTSUP;
-}
-
 static const handler_fn handlers[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_VERSION] = handle_version,
 	[VFIO_USER_DMA_MAP] = handle_dma_map,
@@ -71,8 +58,8 @@ static const handler_fn handlers[VFIO_USER_MAX_COMMAND] = {
 	[VFIO_USER_DEVICE_RESET] = handle_reset,
 	[VFIO_USER_REGION_WRITE_MULTI] = handle_write_multi,
 	[VFIO_USER_DEVICE_FEATURE] = handle_feature,
-	[VFIO_USER_MIG_DATA_READ] = handle_mig_data,
-	[VFIO_USER_MIG_DATA_WRITE] = handle_mig_data,
+	[VFIO_USER_MIG_DATA_READ] = handle_mig_data_read,
+	[VFIO_USER_MIG_DATA_WRITE] = handle_mig_data_write,
 };
 
 /* How many fds a command may carry; handlers check the exact number. */
@@ -126,6 +113,8 @@ int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		r = handlers[msg->hdr.cmd](dev, msg);
 		dev->in_handler = false;
 	}
+	if (msg->hdr.cmd == VFIO_USER_DEVICE_SET_IRQS && r >= 0 && dev->mig)
+		mig_irq_wired(dev);
 	if (r < 0)
 		r = reply_err(dev, &msg->hdr, r);
 	else if (r == 0)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirty.h"
 #include "priv.h"
 
 int dma_init(struct dma_table *t, uint32_t max, uint64_t limit)
@@ -310,16 +311,18 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	return reply(dev, &msg->hdr, &u, sizeof(u), NULL, 0) ?: 1;
 }
 
-int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
-		  uint32_t access, struct uvfio_dma_ref *ref)
+/*
+ * A reference on the window holding [iova, iova + len), allowing access.
+ * Dirty logging is keyed by IOVA, not by window: unmapping a window
+ * never clears the marks of what was written through it, so pages
+ * written before an unmap during logging are still reported.
+ */
+static int window_get(struct dma_table *t, uint64_t iova, size_t len,
+		      uint32_t access, struct dma_window **wp)
 {
-	struct dma_table *t = &dev->dma;
 	struct dma_window *w;
 	int err = 0;
 
-	if (!len || iova + len < iova || !access ||
-	    access & ~(UVFIO_DMA_READ | UVFIO_DMA_WRITE))
-		return -EINVAL;
 	pthread_rwlock_rdlock(&t->lock);
 	w = find(t, iova, len);
 	if (!w)
@@ -331,22 +334,12 @@ int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 	else
 		atomic_fetch_add(&w->refs, 1);
 	pthread_rwlock_unlock(&t->lock);
-	if (err)
-		return err;
-	ref->ptr = (uint8_t *)w->vaddr + (iova - w->iova);
-	ref->len = len;
-	ref->window = w;
-	return 0;
+	*wp = w;
+	return err;
 }
 
-void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
+static void window_put(struct dma_table *t, struct dma_window *w)
 {
-	struct dma_window *w = ref->window;
-	struct dma_table *t = &dev->dma;
-
-	if (!w)
-		return;
-	ref->window = NULL;
 	/*
 	 * The window may be freed the moment refs reaches 0, so only the
 	 * table is looked at after that.  An unmap counts itself in waiters
@@ -357,6 +350,87 @@ void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 		pthread_cond_broadcast(&t->released);
 		pthread_mutex_unlock(&t->wait_lock);
 	}
+}
+
+/* ref->window, tagged in bit 0 when the reference allows writes. */
+#define REF_WR ((uintptr_t)1)
+
+/*
+ * Every reference counts in the migration DMA gate until its put.  A
+ * write reference marks its range dirty at get and again at put, so a
+ * write made between the two survives a REPORT made between them.
+ */
+int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
+		  uint32_t access, struct uvfio_dma_ref *ref)
+{
+	struct dma_window *w;
+	int err;
+
+	if (!len || iova + len < iova || !access ||
+	    access & ~(UVFIO_DMA_READ | UVFIO_DMA_WRITE))
+		return -EINVAL;
+	if (mig_dma_enter(dev))
+		return -EBUSY;
+	err = window_get(&dev->dma, iova, len, access, &w);
+	if (err) {
+		mig_dma_exit(dev);
+		return err;
+	}
+	if (access & UVFIO_DMA_WRITE)
+		dirty_mark(dev, iova, len);
+	ref->ptr = (uint8_t *)w->vaddr + (iova - w->iova);
+	ref->len = len;
+	ref->window = (void *)((uintptr_t)w |
+			       (access & UVFIO_DMA_WRITE ? REF_WR : 0));
+	return 0;
+}
+
+void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
+{
+	uintptr_t tag = (uintptr_t)ref->window;
+	struct dma_window *w = (struct dma_window *)(tag & ~REF_WR);
+
+	if (!w)
+		return;
+	ref->window = NULL;
+	if (tag & REF_WR) {
+		/* Before the window can go: an unmap then waits for it. */
+		uintptr_t p = (uintptr_t)ref->ptr;
+		uintptr_t base = (uintptr_t)w->vaddr;
+
+		if (p >= base && p - base < w->size &&
+		    ref->len <= w->size - (p - base))
+			dirty_mark(dev, w->iova + (p - base), ref->len);
+		else    /* The device moved ptr: the whole window, then. */
+			dirty_mark(dev, w->iova, w->size);
+	}
+	window_put(&dev->dma, w);
+	mig_dma_exit(dev);
+}
+
+int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
+	     bool wr)
+{
+	struct dma_window *w;
+	uint8_t *p;
+	int err;
+
+	if (iova + len < iova)
+		return -EINVAL;
+	err = window_get(&dev->dma, iova, len,
+			 wr ? UVFIO_DMA_WRITE : UVFIO_DMA_READ, &w);
+	if (err)
+		return err;
+	p = (uint8_t *)w->vaddr + (iova - w->iova);
+	if (wr) {
+		memcpy(p, buf, len);
+		/* After the data: whoever takes the bit sees it. */
+		dirty_mark(dev, iova, len);
+	} else {
+		memcpy(buf, p, len);
+	}
+	window_put(&dev->dma, w);
+	return 0;
 }
 
 int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dirty.h"
 #include "priv.h"
 #include "proto/dma_rw.h"
 #include "proto/limits.h"
@@ -77,28 +78,29 @@ static int inband(struct uvfio_dev *dev, uint64_t iova, uint8_t *buf,
 	return 0;
 }
 
+/*
+ * One pass through the migration DMA gate for the whole copy; writes are
+ * marked dirty, in-band ones too (the client tracks those itself, but
+ * over-reporting is harmless), even when they fail part way.
+ */
 static int xfer(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
 		bool wr)
 {
-	uint32_t access = wr ? UVFIO_DMA_WRITE : UVFIO_DMA_READ;
-	struct uvfio_dma_ref ref;
 	int err;
 
 	if (!len)
 		return 0;
-	err = uvfio_dma_get(dev, iova, len, access, &ref);
-	if (!err) {
-		if (wr)
-			memcpy(ref.ptr, buf, len);
-		else
-			memcpy(buf, ref.ptr, len);
-		uvfio_dma_put(dev, &ref);
-		return 0;
-	}
+	if (mig_dma_enter(dev))
+		return -EBUSY;
+	err = dma_copy(dev, iova, buf, len, wr);
 	/* -EFAULT: the window exists, with the rights, but has no fd. */
-	if (err != -EFAULT)
-		return err;
-	return inband(dev, iova, buf, len, wr);
+	if (err == -EFAULT) {
+		err = inband(dev, iova, buf, len, wr);
+		if (wr)
+			dirty_mark(dev, iova, len);
+	}
+	mig_dma_exit(dev);
+	return err;
 }
 
 int uvfio_dma_read(struct uvfio_dev *dev, uint64_t iova, void *buf,

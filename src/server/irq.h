@@ -31,9 +31,10 @@
 #define VEC_PENDING (1u << 4) /* raised while masked or held */
 #define VEC_LEVEL (1u << 5) /* INTx line asserted: unmask refires */
 #define VEC_AUTOMASK (1u << 6) /* INTx: every delivery masks */
+#define VEC_FROZEN (1u << 7) /* migration: the device is stopped */
 #define VEC_KIND_SHIFT 8
 #define VEC_KIND (3u << VEC_KIND_SHIFT)
-#define VEC_BLOCKED (VEC_MASKED | VEC_HELD)
+#define VEC_BLOCKED (VEC_MASKED | VEC_HELD | VEC_FROZEN)
 
 enum vec_kind { VK_EVENTFD, VK_EMULATED, VK_IMS, VK_NR };
 

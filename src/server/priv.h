@@ -130,6 +130,15 @@ struct uvfio_dev {
 
 	struct dma_table dma;
 	uint8_t *xfer;                  /* reply data, max_data_xfer_size */
+
+	/* Migration (mig.c), NULL without; DMA dirty logging (dirty.c). */
+	struct mig *mig;
+	/* Set while the state forbids new DMA (mig_dma_enter). */
+	atomic_bool dma_blocked;
+	/* DMA references and transfers under way, for the P2P arcs. */
+	atomic_uint dma_active;
+	struct dirty_log *dirty;
+	atomic_bool dirty_on;           /* logging started: mark writes */
 };
 
 /* dev.c: ops.log, if the device has one. */
@@ -203,6 +212,44 @@ int dev_send(struct uvfio_dev *dev, const struct vfio_user_header *h,
 /* dma_xfer.c */
 int s2c_check_reply(struct uvfio_dev *dev, struct s2c_req *rq,
 		    const struct uvfio_msg *rep);
+
+void mig_dma_exit_slow(struct uvfio_dev *dev);
+void mig_dma_idle(struct uvfio_dev *dev);
+
+/* mig.c: DEVICE_FEATURE, MIG_DATA_READ/WRITE, and the DMA gate. */
+int handle_feature(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_mig_data_read(struct uvfio_dev *dev, struct uvfio_msg *msg);
+int handle_mig_data_write(struct uvfio_dev *dev, struct uvfio_msg *msg);
+/* After SET_IRQS: interrupts migrated pending go out once wired. */
+void mig_irq_wired(struct uvfio_dev *dev);
+/* A reset, or the client left: the device is RUNNING again. */
+void mig_reset(struct uvfio_dev *dev);
+void mig_free(struct uvfio_dev *dev);
+/*
+ * Every uvfio_dma_get() (until its put) and uvfio_dma_read/write (for
+ * its duration) is counted: 0, or -EBUSY when the migration state
+ * forbids starting DMA.  exit only after a successful enter.
+ */
+extern __thread unsigned int mig_dma_txn;
+
+static inline int mig_dma_enter(struct uvfio_dev *dev)
+{
+	atomic_fetch_add(&dev->dma_active, 1);
+	/* Inside uvfio_dma_begin(): the arc waits for the whole of it. */
+	if (__builtin_expect(atomic_load(&dev->dma_blocked), 0) &&
+	    !mig_dma_txn) {
+		mig_dma_exit_slow(dev);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static inline void mig_dma_exit(struct uvfio_dev *dev)
+{
+	if (atomic_fetch_sub(&dev->dma_active, 1) == 1 &&
+	    __builtin_expect(atomic_load(&dev->dma_blocked), 0))
+		mig_dma_idle(dev);
+}
 
 /* work.c */
 void work_init(struct work_queue *q);

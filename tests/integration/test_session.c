@@ -20,6 +20,7 @@
 
 #include <uvfio/client.h>
 #include <uvfio/pci.h>
+#include <uvfio/server.h>
 
 #include "proto/crc32.h"
 #include "regs.h"
@@ -366,18 +367,23 @@ static void test_reset(void **state)
 			 0);
 }
 
-static void test_feature_refused(void **state)
+/* testdev offers migration; integration_migration tests all of it. */
+static void test_feature_migration(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t data[8];
+	uint64_t flags = 0;
 	size_t len = 0;
 
 	assert_int_equal(uvfio_client_device_feature(
 				 f->c,
 				 VFIO_DEVICE_FEATURE_GET |
 					 VFIO_DEVICE_FEATURE_MIGRATION,
-				 data, &len, sizeof(data)),
-			 -ENOTSUP);
+				 &flags, &len, sizeof(flags)),
+			 0);
+	assert_int_equal(len, sizeof(flags));
+	assert_int_equal(flags, VFIO_MIGRATION_STOP_COPY |
+					VFIO_MIGRATION_P2P |
+					VFIO_MIGRATION_PRE_COPY);
 }
 
 /* DMA: one memfd window the device maps, one it reaches by messages. */
@@ -665,7 +671,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_irqs_loopback, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_feature_refused, setup,
+		cmocka_unit_test_setup_teardown(test_feature_migration, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_dma_commands, setup,
 						teardown),
