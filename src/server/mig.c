@@ -454,43 +454,40 @@ static int to_stopped(struct uvfio_dev *dev)
 	return err;
 }
 
+/* STOP -> a running level: the device runs, held interrupts go. */
+static int wake(struct uvfio_dev *dev)
+{
+	int err = cb(dev, dev->mig->ops.run);
+
+	if (!err)
+		irqs_hold(dev, false);
+	return err;
+}
+
 static int to_quiesced(struct uvfio_dev *dev)
 {
 	struct mig *m = dev->mig;
-	int err;
+	bool stopped = m->level == LV_STOPPED;
+	int err = stopped ? wake(dev) : cb(dev, m->ops.quiesce);
 
-	if (m->level == LV_STOPPED) {
-		err = cb(dev, m->ops.run);
-		if (err)
-			return err;
-		m->level = LV_QUIESCED;
-		irqs_hold(dev, false);
-		mig_irq_wired(dev);
-		return 0;
-	}
-	err = cb(dev, m->ops.quiesce);
 	if (err)
 		return err;
 	m->level = LV_QUIESCED;
-	return dma_drain(dev);
+	if (!stopped)
+		return dma_drain(dev);
+	mig_irq_wired(dev);
+	return 0;
 }
 
 static int to_running(struct uvfio_dev *dev)
 {
 	struct mig *m = dev->mig;
-	int err;
+	/* Without P2P, run is the whole way up from STOP. */
+	int err = m->level == LV_STOPPED ? wake(dev) :
+					   cb(dev, m->ops.unquiesce);
 
-	if (m->level == LV_STOPPED) {
-		/* Without P2P: run is the whole way up. */
-		err = cb(dev, m->ops.run);
-		if (err)
-			return err;
-		irqs_hold(dev, false);
-	} else {
-		err = cb(dev, m->ops.unquiesce);
-		if (err)
-			return err;
-	}
+	if (err)
+		return err;
 	m->level = LV_RUNNING;
 	atomic_store(&dev->dma_blocked, false);
 	mig_irq_wired(dev);

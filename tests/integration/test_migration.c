@@ -157,6 +157,18 @@ static int mig_write(struct uvfio_client *c, const void *buf, uint32_t len)
 	return r < 0 ? r : 0;
 }
 
+/* Writes a whole stream, chunk bytes per message. */
+static void feed(struct uvfio_client *c, const uint8_t *data, size_t len,
+		 size_t chunk)
+{
+	for (size_t off = 0; off < len; off += chunk)
+		assert_int_equal(mig_write(c, data + off,
+					   (uint32_t)(len - off < chunk ?
+							      len - off :
+							      chunk)),
+				 0);
+}
+
 /* Reads until a short read; appends to *buf. */
 static size_t drain(struct uvfio_client *c, uint8_t **buf, size_t have)
 {
@@ -298,12 +310,7 @@ static void move(void **state)
 	assert_int_equal(set_state(src, VFIO_DEVICE_STATE_STOP), 0);
 
 	assert_int_equal(set_state(dst, VFIO_DEVICE_STATE_RESUMING), 0);
-	for (size_t off = 0; off < len; off += 50000)
-		assert_int_equal(mig_write(dst, data + off,
-					   (uint32_t)(len - off < 50000 ?
-							      len - off :
-							      50000)),
-				 0);
+	feed(dst, data, len, 50000);
 	assert_int_equal(set_state(dst, VFIO_DEVICE_STATE_RUNNING), 0);
 	assert_int_equal(uvfio_client_region_read(dst, 5, 8192, got, 4096), 0);
 	assert_memory_equal(got, pat, 4096);
@@ -454,12 +461,7 @@ static void held_irq(void **state)
 	assert_true(quiet(e0));
 
 	assert_int_equal(set_state(dst, VFIO_DEVICE_STATE_RESUMING), 0);
-	for (size_t off = 0; off < len; off += 65536)
-		assert_int_equal(mig_write(dst, data + off,
-					   (uint32_t)(len - off < 65536 ?
-							      len - off :
-							      65536)),
-				 0);
+	feed(dst, data, len, 65536);
 	assert_int_equal(set_state(dst, VFIO_DEVICE_STATE_RUNNING), 0);
 	e1 = wire_msix(dst);
 	assert_true(fired(e1));
@@ -609,12 +611,7 @@ static void under_load(void **state)
 		vmm_attach(dst, f->dev[!cur].sock, memfd, mem, inband);
 		assert_int_equal(set_state(dst->c, VFIO_DEVICE_STATE_RESUMING),
 				 0);
-		for (size_t o = 0; o < len; o += 65536)
-			assert_int_equal(mig_write(dst->c, data + o,
-						   (uint32_t)(len - o < 65536 ?
-								      len - o :
-								      65536)),
-					 0);
+		feed(dst->c, data, len, 65536);
 		assert_int_equal(set_state(dst->c, VFIO_DEVICE_STATE_RUNNING),
 				 0);
 		assert_true(fired(dst->efd));
