@@ -9,3 +9,4 @@ b=${1:-build}
 "$b/bench/guest_irq" "$b/guest/guest_bench_irq.elf"
 "$b/bench/guest_mmio" "$b/vmm/uvfio-vmm" "$b/devices/testdev/uvfio-testdev" \
 	"$b/guest/guest_bench_mmio.elf"
+"$b/bench/migration" "$b/devices/testdev/uvfio-testdev"

@@ -432,6 +432,15 @@ struct uvfio_mig_ops {
 int uvfio_dma_begin(struct uvfio_dev *dev);
 void uvfio_dma_end(struct uvfio_dev *dev);
 
+/*
+ * For dirty logging: the device wrote [iova, iova + len) of client
+ * memory by other means than uvfio_dma_get/uvfio_dma_write (a pointer
+ * kept past its put, a peer device's BAR).  Any thread; one load while
+ * logging is off.
+ */
+void uvfio_dma_mark_dirty(struct uvfio_dev *dev, uint64_t iova,
+			  uint64_t len);
+
 /* Offers migration (and DMA dirty logging); before a client attaches. */
 int uvfio_dev_set_migration(struct uvfio_dev *dev,
 			    const struct uvfio_mig_ops *ops, void *priv);

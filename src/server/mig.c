@@ -19,7 +19,7 @@
 #include "dirty.h"
 #include "irq.h"
 #include "mig_fsm.h"
-#include "proto/crc32.h"
+#include "proto/crc32c.h"
 
 #define REC_MAGIC 0x524d5655u /* "UVMR" */
 #define REC_DEVICE 0
@@ -130,6 +130,23 @@ static void buf_clear(struct mig_buf *b)
 	*b = (struct mig_buf){ 0 };
 }
 
+/*
+ * Empties b but keeps its memory for the next session, up to a bound:
+ * pages written again are cheap, fresh ones cost a fault each and, in
+ * some VMs, much more the first time the kernel copies from them.
+ */
+#define KEEP_MAX (256u << 20)
+
+static void buf_reset(struct mig_buf *b)
+{
+	if (b->cap > KEEP_MAX) {
+		buf_clear(b);
+		return;
+	}
+	b->len = 0;
+	b->off = 0;
+}
+
 int uvfio_mig_write(struct uvfio_mig_out *out, const void *data, size_t len)
 {
 	int err;
@@ -148,7 +165,7 @@ int uvfio_mig_write(struct uvfio_mig_out *out, const void *data, size_t len)
 
 static uint32_t crc(const void *p, size_t n)
 {
-	return crc32_le(~0u, p, n);
+	return crc32c(p, n);
 }
 
 /* Opens a record in out; returns where its header is. */
@@ -329,6 +346,13 @@ void uvfio_dma_end(struct uvfio_dev *dev)
 	mig_dma_exit(dev);
 }
 
+void uvfio_dma_mark_dirty(struct uvfio_dev *dev, uint64_t iova,
+			  uint64_t len)
+{
+	if (len && iova + len - 1 >= iova)
+		dirty_mark(dev, iova, len);
+}
+
 void mig_dma_exit_slow(struct uvfio_dev *dev)
 {
 	mig_dma_exit(dev);
@@ -501,14 +525,14 @@ static void save_end(struct uvfio_dev *dev)
 	if (m->saving && m->ops.save_end)
 		m->ops.save_end(dev, m->priv);
 	m->saving = false;
-	buf_clear(&m->out);
+	buf_reset(&m->out);
 }
 
 static void save_begin(struct uvfio_dev *dev)
 {
 	struct mig *m = dev->mig;
 
-	buf_clear(&m->out);
+	buf_reset(&m->out);
 	if (m->ops.save_begin)
 		m->ops.save_begin(dev, m->priv);
 	m->saving = true;
