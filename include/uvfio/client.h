@@ -25,6 +25,15 @@
 #include <linux/vfio.h>
 
 #include <uvfio/caps.h>
+#include <uvfio/mig.h>
+
+/* The kernel's values; older <linux/vfio.h> lack them. */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY (1 << 2)
+#endif
+#ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
+#define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
+#endif
 
 struct uvfio_client;
 
@@ -133,6 +142,138 @@ int uvfio_client_dma_unmap_all(struct uvfio_client *c);
 /* VFIO_USER_DEVICE_FEATURE: *len in: bytes of data, out: reply data. */
 int uvfio_client_device_feature(struct uvfio_client *c, uint32_t flags,
 				void *data, size_t *len, size_t cap);
+
+/*
+ * Live migration (VFIO v2 over DEVICE_FEATURE and MIG_DATA_READ/WRITE).
+ * Every call validates the whole reply: one that does not fit what was
+ * asked gives -EPROTO; an error reply gives the server's errno.
+ */
+
+/* VFIO_MIGRATION_* flags of the device (GET MIGRATION); -ENOTSUP etc. */
+int uvfio_client_mig_flags(struct uvfio_client *c, uint64_t *flags);
+/*
+ * Whether feature supports getset (VFIO_DEVICE_FEATURE_GET and/or _SET):
+ * 0 when it does, the server's -errno when not.
+ */
+int uvfio_client_mig_probe(struct uvfio_client *c, uint32_t feature,
+			   uint32_t getset);
+/* The device's state (GET MIG_DEVICE_STATE). */
+int uvfio_client_mig_get_state(struct uvfio_client *c,
+			       enum uvfio_mig_state *state);
+/*
+ * Moves the device to state, combination arcs included (the server walks
+ * them).  The request is libvfio-user's (argsz 16, data_fd -1); a reply
+ * that echoes another state is -EPROTO.  On failure the device is in some
+ * valid state or ERROR: ask uvfio_client_mig_get_state().
+ */
+int uvfio_client_mig_set_state(struct uvfio_client *c,
+			       enum uvfio_mig_state state);
+/* The device's estimate of its STOP_COPY data in bytes (MIG_DATA_SIZE). */
+int uvfio_client_mig_data_size(struct uvfio_client *c, uint64_t *bytes);
+/*
+ * Reads up to len bytes of the migration stream (PRE_COPY or STOP_COPY),
+ * in MIG_DATA_READ chunks of the negotiated max_data_xfer_size.  Returns
+ * the bytes read: fewer than len means the device has no more for now (a
+ * short reply ends the stream, or in PRE_COPY what is available).  A
+ * reply claiming more than asked or than it carries is -EPROTO (the bytes
+ * before it are lost to the caller: the stream is then unusable).
+ */
+ssize_t uvfio_client_mig_read(struct uvfio_client *c, void *buf, size_t len);
+/* Writes len bytes of the stream to a RESUMING device, in chunks; 0. */
+int uvfio_client_mig_write(struct uvfio_client *c, const void *buf,
+			   size_t len);
+
+/*
+ * Dirty-page logging of the device's DMA writes.  start: *page_size in
+ * the granularity wanted, out the one the device chose; n ranges of IOVA
+ * to log (n 0: all of it).  -E2BIG when the ranges do not fit a message.
+ */
+struct uvfio_iova_range {
+	uint64_t iova;
+	uint64_t length;
+};
+int uvfio_client_dirty_start(struct uvfio_client *c, uint64_t *page_size,
+			     const struct uvfio_iova_range *ranges,
+			     uint32_t n);
+int uvfio_client_dirty_stop(struct uvfio_client *c);
+/*
+ * Fetches and clears the device's log of [iova, iova + length) into
+ * bitmap: bit i (of bitmap[i / 64]) for the page_size bytes at iova +
+ * i * page_size; page_size a power of two; bitmap holds
+ * ceil(ceil(length / page_size) / 64) words, all written (bits past the
+ * range 0).  A range whose bitmap does not fit one message is asked in
+ * pieces of a multiple of 64 pages.  A piece that fails leaves the log of
+ * the pieces before it cleared in the device and returned in bitmap.
+ */
+int uvfio_client_dirty_report(struct uvfio_client *c, uint64_t iova,
+			      uint64_t length, uint64_t page_size,
+			      uint64_t *bitmap);
+/* Same, ORed into the caller's bitmap (the VMM's own dirty log). */
+int uvfio_client_dirty_merge(struct uvfio_client *c, uint64_t iova,
+			     uint64_t length, uint64_t page_size,
+			     uint64_t *bitmap);
+
+/*
+ * A migration driver for one or several devices, streaming to an fd (a
+ * socket to the destination or a file).  The stream is a sequence of
+ * frames in host byte order: struct uvfio_mig_frame, then length bytes of
+ * the stream of device index; it ends with a frame of index
+ * UVFIO_MIG_FRAME_END_INDEX, flags UVFIO_MIG_FRAME_END and length 0.
+ */
+struct uvfio_mig_frame {
+	uint32_t index;         /* into devs[] */
+	uint32_t flags;         /* UVFIO_MIG_FRAME_* */
+	uint64_t length;        /* bytes that follow */
+};
+#define UVFIO_MIG_FRAME_PRE_COPY (1u << 0)
+#define UVFIO_MIG_FRAME_STOP_COPY (1u << 1)
+#define UVFIO_MIG_FRAME_END (1u << 31)
+#define UVFIO_MIG_FRAME_END_INDEX 0xffffffffu
+
+struct uvfio_mig_driver_stats {
+	unsigned int iters;             /* pre-copy rounds */
+	uint64_t precopy_bytes;
+	uint64_t stopcopy_bytes;
+};
+
+struct uvfio_mig_driver_opts {
+	/* Pre-copy ends once every MIG_DATA_SIZE estimate is below this. */
+	uint64_t precopy_threshold;
+	unsigned int max_iters;         /* pre-copy rounds; 0: 8 */
+	uint64_t max_iter_bytes;        /* per device and round; 0: 256 MiB */
+	/*
+	 * No pre-copy even where offered: for devices whose STOP_COPY data
+	 * repeats their pre-copy data instead of continuing it
+	 * (libvfio-user's samples/server, whose own client drops it).
+	 */
+	bool no_precopy;
+	struct uvfio_mig_driver_stats *stats;   /* filled if not NULL */
+};
+
+/*
+ * Source side.  Devices must be RUNNING (or STOP: no pre-copy then) and
+ * support STOP_COPY.  Those with PRE_COPY go to PRE_COPY and their data
+ * is streamed, round after round, until every estimate is under the
+ * threshold or max_iters; then every device with P2P goes to
+ * RUNNING_P2P (PRE_COPY_P2P from PRE_COPY) before any of them stops;
+ * then all go to STOP_COPY, their remaining data is streamed, and all
+ * go to STOP.  0 leaves them in STOP (a failed destination resumes them
+ * with RUNNING).  On error every device is sent back to the state it
+ * started in and the error is returned: a device's, or the fd's -errno.
+ */
+int uvfio_client_migrate_out(struct uvfio_client *const *devs,
+			     unsigned int ndev, int out_fd,
+			     const struct uvfio_mig_driver_opts *opts);
+/*
+ * Destination side: devs in the source's order.  All go to RESUMING, get
+ * their frames, then STOP (each loads its state), RUNNING_P2P where
+ * supported, and only then RUNNING.  A stream that ends early is
+ * -ENODATA; a malformed frame (unknown index or flags) -EBADMSG; a device
+ * refusing its data its errno.  On error the devices are left where they
+ * failed (RESUMING, STOP or ERROR): reset them or retry.
+ */
+int uvfio_client_migrate_in(struct uvfio_client *const *devs,
+			    unsigned int ndev, int in_fd);
 
 /* Server-to-client requests when the caller serves them. */
 int uvfio_client_get_poll_fd(struct uvfio_client *c);

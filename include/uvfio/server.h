@@ -348,16 +348,7 @@ void uvfio_work_free(struct uvfio_work *w);
  * States, numbered as enum vfio_device_mig_state (PRE_COPY ones are
  * missing from older headers).
  */
-enum uvfio_mig_state {
-	UVFIO_MIG_ERROR = 0,
-	UVFIO_MIG_STOP = 1,
-	UVFIO_MIG_RUNNING = 2,
-	UVFIO_MIG_STOP_COPY = 3,
-	UVFIO_MIG_RESUMING = 4,
-	UVFIO_MIG_RUNNING_P2P = 5,
-	UVFIO_MIG_PRE_COPY = 6,
-	UVFIO_MIG_PRE_COPY_P2P = 7,
-};
+#include <uvfio/mig.h>
 
 /* The kernel's value; older <linux/vfio.h> lack it. */
 #ifndef VFIO_MIGRATION_PRE_COPY

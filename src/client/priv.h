@@ -50,6 +50,7 @@ struct uvfio_client {
 	struct uvfio_region **regions; /* num_regions slots, lazily */
 	struct cl_mapping *maps;
 	unsigned int nmaps, cap_maps;
+	uint64_t log_pgsize; /* dirty logging's page size, 0 when off */
 
 	/* Read by the server-request path while a request waits. */
 	pthread_rwlock_t dma_lock;

@@ -393,6 +393,237 @@ static void test_fuzz(void **state)
 	free(buf);
 }
 
+/* ---- Migration replies: a hook plays a device that migrates ---- */
+
+#define FEAT sizeof(struct vfio_device_feature)
+#define CMD_FEAT VFIO_USER_DEVICE_FEATURE
+#define CMD_MIG_READ VFIO_USER_MIG_DATA_READ
+
+static enum evil_verdict mig_hook(struct evil_srv *s, struct uvfio_msg *m)
+{
+	uint8_t out[EVIL_SERVER_XFER + 64];
+	struct vfio_user_mig_data md;
+	struct vfio_device_feature f;
+	uint64_t v;
+	size_t n;
+
+	if (m->hdr.cmd == CMD_MIG_READ) {
+		if (m->size != sizeof(md))
+			return evil_error(s, m, EINVAL);
+		memcpy(&md, m->payload, sizeof(md));
+		n = md.size < EVIL_SERVER_XFER ? md.size : EVIL_SERVER_XFER;
+		md.argsz = (uint32_t)(sizeof(md) + n);
+		md.size = (uint32_t)n;
+		memcpy(out, &md, sizeof(md));
+		memcpy(out + sizeof(md), s->bar, n);
+		return evil_reply(s, m, out, sizeof(md) + n, NULL, 0);
+	}
+	if (m->hdr.cmd != CMD_FEAT)
+		return EVIL_PASS;
+	if (m->size < FEAT || m->size > 256)
+		return evil_error(s, m, EINVAL);
+	memcpy(&f, m->payload, FEAT);
+	memcpy(out, m->payload, m->size);
+	n = m->size;
+	switch (f.flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_MIGRATION:
+		v = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
+		memcpy(out + FEAT, &v, 8);
+		n = FEAT + 8;
+		break;
+	case VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE:
+		if (f.flags & VFIO_DEVICE_FEATURE_GET) {
+			v = 0xffffffff00000000ull | UVFIO_MIG_RUNNING;
+			memcpy(out + FEAT, &v, 8);
+			n = FEAT + 8;
+		}
+		break;
+	case VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT:
+		/* Every page dirty, bits past the range too. */
+		if (f.argsz > sizeof(out) || f.argsz < m->size)
+			return evil_error(s, m, E2BIG);
+		memset(out + m->size, 0xff, f.argsz - m->size);
+		n = f.argsz;
+		break;
+	case VFIO_DEVICE_FEATURE_MIG_DATA_SIZE:
+		v = 12345;
+		memcpy(out + FEAT, &v, 8);
+		n = FEAT + 8;
+		break;
+	}
+	return evil_reply(s, m, out, n, NULL, 0);
+}
+
+enum mig_call { MIG_READ, MIG_SET, MIG_GET, MIG_REPORT, MIG_FLAGS };
+
+struct mig_case {
+	const char *name;
+	struct evil_cfg cfg;
+	enum mig_call call;
+	int err;
+	bool breaks;
+};
+
+/* check: the data is what the good device answers (not under fuzz). */
+static int mig_call(struct evil_env *e, enum mig_call k, bool check)
+{
+	uint8_t buf[3 * EVIL_SERVER_XFER];
+	enum uvfio_mig_state st;
+	uint64_t bm[2], v;
+	ssize_t n;
+	int r = -EINVAL;
+
+	switch (k) {
+	case MIG_READ:
+		n = uvfio_client_mig_read(e->c, buf, sizeof(buf));
+		if (n >= 0 && check) {
+			assert_int_equal(n, sizeof(buf));
+			for (int i = 0; i < 3; i++)
+				assert_memory_equal(buf + i * EVIL_SERVER_XFER,
+						    e->s->bar,
+						    EVIL_SERVER_XFER);
+		}
+		r = n < 0 ? (int)n : 0;
+		break;
+	case MIG_SET:
+		r = uvfio_client_mig_set_state(e->c, UVFIO_MIG_RUNNING_P2P);
+		break;
+	case MIG_GET:
+		r = uvfio_client_mig_get_state(e->c, &st);
+		if (r == 0 && check)
+			assert_int_equal(st, UVFIO_MIG_RUNNING);
+		break;
+	case MIG_REPORT:
+		r = uvfio_client_dirty_report(e->c, 0x10000, 100 * PAGE, PAGE,
+					      bm);
+		if (r == 0 && check) {
+			assert_true(bm[0] == ~0ull);
+			assert_true(bm[1] == (1ull << 36) - 1);
+		}
+		break;
+	case MIG_FLAGS:
+		r = uvfio_client_mig_flags(e->c, &v);
+		if (r == 0 && check)
+			assert_true(v == (VFIO_MIGRATION_STOP_COPY |
+					  VFIO_MIGRATION_P2P));
+		break;
+	}
+	return r;
+}
+
+static void mig_size_plus_one(uint8_t *p, size_t *len)
+{
+	p[4]++;
+}
+
+static void mig_state_other(uint8_t *p, size_t *len)
+{
+	p[FEAT]++;
+}
+
+static void mig_state_huge(uint8_t *p, size_t *len)
+{
+	p[FEAT + 3] = 0x80;
+}
+
+static void mig_report_other_pgsize(uint8_t *p, size_t *len)
+{
+	p[FEAT + 17] ^= 0x20;
+}
+
+static void mig_feature_other(uint8_t *p, size_t *len)
+{
+	p[4]++;
+}
+
+#define MIG_SPOIL(c, ...)                                   \
+	{                                                   \
+		.hook = mig_hook,                           \
+		.tamper = &(const struct evil_tamper)       \
+		{                                           \
+			.cmd = (c), .times = 1, __VA_ARGS__ \
+		}                                           \
+	}
+
+static const struct mig_case mig_cases[] = {
+	{ "mig read: data one byte short",
+	  MIG_SPOIL(CMD_MIG_READ, .size_delta = -1), MIG_READ, -EPROTO },
+	{ "mig read: size above the request",
+	  MIG_SPOIL(CMD_MIG_READ, .edit = mig_size_plus_one, .size_delta = 1),
+	  MIG_READ, -EPROTO },
+	{ "mig read: no header",
+	  MIG_SPOIL(CMD_MIG_READ, .size_delta = -(long)EVIL_SERVER_XFER - 4),
+	  MIG_READ, -EPROTO },
+	{ "mig read: second chunk short by a byte",
+	  MIG_SPOIL(CMD_MIG_READ, .skip = 1, .size_delta = -1), MIG_READ,
+	  -EPROTO },
+	{ "mig read: error ENOMSG",
+	  MIG_SPOIL(CMD_MIG_READ, .error = true, .error_no = ENOMSG),
+	  MIG_READ, -ENOMSG },
+	{ "mig read: oversize reply",
+	  MIG_SPOIL(CMD_MIG_READ, .size_delta = 70000), MIG_READ, -EPROTO },
+	{ "mig read: reply with another id",
+	  MIG_SPOIL(CMD_MIG_READ, .id_delta = 3), MIG_READ, -EPROTO, true },
+	{ "mig state: SET reply 4 bytes short",
+	  MIG_SPOIL(CMD_FEAT, .size_delta = -4), MIG_SET, -EPROTO },
+	{ "mig state: SET echo of another state",
+	  MIG_SPOIL(CMD_FEAT, .edit = mig_state_other), MIG_SET, -EPROTO },
+	{ "mig state: SET reply with data after the echo",
+	  MIG_SPOIL(CMD_FEAT, .size_delta = 8), MIG_SET, -EPROTO },
+	{ "mig state: GET state 2^31",
+	  MIG_SPOIL(CMD_FEAT, .edit = mig_state_huge), MIG_GET, -EPROTO },
+	{ "mig state: GET reply without data",
+	  MIG_SPOIL(CMD_FEAT, .size_delta = -8), MIG_GET, -EPROTO },
+	{ "mig state: reply for another feature",
+	  MIG_SPOIL(CMD_FEAT, .edit = mig_feature_other), MIG_GET, -EPROTO },
+	{ "mig report: bitmap one word short",
+	  MIG_SPOIL(CMD_FEAT, .size_delta = -8), MIG_REPORT, -EPROTO },
+	{ "mig report: echo of another page size",
+	  MIG_SPOIL(CMD_FEAT, .edit = mig_report_other_pgsize), MIG_REPORT,
+	  -EPROTO },
+	{ "mig report: error EINVAL",
+	  MIG_SPOIL(CMD_FEAT, .error = true, .error_no = EINVAL), MIG_REPORT,
+	  -EINVAL },
+	{ "mig flags: 4 bytes of flags",
+	  MIG_SPOIL(CMD_FEAT, .size_delta = -4), MIG_FLAGS, -EPROTO },
+	{ "mig flags: closed mid-reply", MIG_SPOIL(CMD_FEAT, .cut = true),
+	  MIG_FLAGS, -ECONNRESET, true },
+};
+
+static void test_mig_reply(void **state)
+{
+	struct evil_env *e = evil_env(state);
+	const struct mig_case *mc =
+		evil_container_of(e->s->cfg, struct mig_case, cfg);
+
+	assert_non_null(e->c);
+	assert_int_equal(mig_call(e, mc->call, true), mc->err);
+	if (mc->breaks)
+		assert_int_equal(mig_call(e, mc->call, true), mc->err);
+	else
+		assert_int_equal(mig_call(e, mc->call, true), 0);
+}
+
+static const struct evil_cfg mig_fuzz_cfg = {
+	.hook = mig_hook,
+	.tamper =
+		&(const struct evil_tamper){ .cmd = EVIL_ANY_CMD, .flips = 2 },
+};
+
+/* Flipped bits in migration replies: errors, never a crash. */
+static void test_mig_fuzz(void **state)
+{
+	struct evil_env *e = evil_env(state);
+
+	assert_non_null(e->c);
+	for (unsigned int i = 0; i < 300; i++) {
+		int ret = mig_call(e, (enum mig_call)(i % 5), false);
+
+		if (ret < -4095 || ret == -ECONNRESET)
+			fail_msg("call %u gave %d", i, ret);
+	}
+}
+
 void evil_add_reply_tests(struct evil_suite *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(replies); i++)
@@ -412,4 +643,9 @@ void evil_add_reply_tests(struct evil_suite *s)
 		       &vanish_cfg);
 	evil_suite_add(s, "fuzz: two flipped bits in every reply", test_fuzz,
 		       &fuzz_cfg);
+	for (size_t i = 0; i < ARRAY_SIZE(mig_cases); i++)
+		evil_suite_add(s, mig_cases[i].name, test_mig_reply,
+			       &mig_cases[i].cfg);
+	evil_suite_add(s, "mig fuzz: two flipped bits in every reply",
+		       test_mig_fuzz, &mig_fuzz_cfg);
 }

@@ -89,7 +89,12 @@ static int read_all(int fd, void *buf, size_t n, struct peer_msg *m,
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = cb.b,
 				     .msg_controllen = sizeof(cb.b) };
-		int err = wait_in(fd, timeout_ms);
+		/*
+		 * The timeout is for a message to start: once part of it is
+		 * here, give up only on a peer that stalls inside it, or the
+		 * bytes read so far would be lost to the stream.
+		 */
+		int err = wait_in(fd, done ? 10000 : timeout_ms);
 		ssize_t r;
 
 		if (err)
@@ -122,6 +127,20 @@ static int read_all(int fd, void *buf, size_t n, struct peer_msg *m,
 	return 0;
 }
 
+int peer_reply(int fd, const struct peer_msg *req, const void *p, size_t n,
+	       const int *fds, unsigned int nfds, uint32_t err)
+{
+	struct vfio_user_header h = {
+		.msg_id = req->hdr.msg_id,
+		.cmd = req->hdr.cmd,
+		.msg_size = (uint32_t)(HDR + (err ? 0 : n)),
+		.flags = VFIO_USER_F_TYPE_REPLY | (err ? VFIO_USER_F_ERROR : 0),
+		.error_no = err,
+	};
+
+	return peer_send(fd, &h, p, err ? 0 : n, fds, err ? 0 : nfds);
+}
+
 int peer_recv(int fd, struct peer_msg *m, int timeout_ms)
 {
 	int err;
@@ -140,7 +159,7 @@ int peer_recv(int fd, struct peer_msg *m, int timeout_ms)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = read_all(fd, m->data, m->size, m, timeout_ms);
+	err = read_all(fd, m->data, m->size, m, 10000);
 	if (!err)
 		return 0;
 fail:

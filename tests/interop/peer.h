@@ -26,6 +26,9 @@ struct peer_msg {
 /* One sendmsg() of header, payload and fds; 0 or -errno. */
 int peer_send(int fd, const struct vfio_user_header *h, const void *p,
 	      size_t n, const int *fds, unsigned int nfds);
+/* A reply to req: payload p (none when err is set) or errno err. */
+int peer_reply(int fd, const struct peer_msg *req, const void *p, size_t n,
+	       const int *fds, unsigned int nfds, uint32_t err);
 /* One whole message: 0, -ETIMEDOUT or -ECONNRESET (or -errno). */
 int peer_recv(int fd, struct peer_msg *m, int timeout_ms);
 void peer_msg_free(struct peer_msg *m);

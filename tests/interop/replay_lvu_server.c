@@ -70,15 +70,7 @@ static const struct rec_msg *recorded(const struct rec *r, uint16_t cmd,
 static void answer(struct fake *fk, const struct peer_msg *m, const void *p,
 		   size_t n, const int *fds, unsigned int nfds, uint32_t err)
 {
-	struct vfio_user_header h = {
-		.msg_id = m->hdr.msg_id,
-		.cmd = m->hdr.cmd,
-		.msg_size = (uint32_t)(16 + (err ? 0 : n)),
-		.flags = VFIO_USER_F_TYPE_REPLY | (err ? VFIO_USER_F_ERROR : 0),
-		.error_no = err,
-	};
-
-	CHECK(!peer_send(fk->sock, &h, p, err ? 0 : n, fds, nfds), "send");
+	CHECK(!peer_reply(fk->sock, m, p, n, fds, nfds, err), "send");
 }
 
 static void version(struct fake *fk, const struct peer_msg *m)
