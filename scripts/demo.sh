@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: start uvfio-testdev, list it with uvfio-lspci, run
-# uvfio-pcitest against it, then boot the demo guest under uvfio-vmm with
+# uvfio-pcitest against it (migrating it half-way, in the middle of a
+# transfer, to a second uvfio-testdev process), then boot the demo guest under uvfio-vmm with
 # the same device (MSI-X, MSI, INTx and DMA from inside a KVM guest), and
 # summarize.  Exits with the first failure's status (pcitest's, then the
 # VMM's); the VMM part is skipped, saying why, without a usable /dev/kvm.
@@ -24,45 +25,53 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uvfio-demo.XXXXXX") || exit 1
 sock=$tmp/testdev.sock
 pid=
+pid2=
 
 cleanup() {
-	if [ -n "$pid" ]; then
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	for p in $pid $pid2; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-"$dev" --socket "$sock" >"$tmp/testdev.log" 2>&1 &
-pid=$!
+# Starts a testdev on $1, logging to $2; its pid in $started.
+start_dev() {
+	"$dev" --socket "$1" >"$2" 2>&1 &
+	started=$!
+	# Up to 10 s for the socket; give up early if the device died.
+	tries=0
+	while [ ! -S "$1" ]; do
+		if ! kill -0 "$started" 2>/dev/null; then
+			echo "demo: uvfio-testdev exited before listening:" >&2
+			cat "$2" >&2
+			exit 1
+		fi
+		tries=$((tries + 1))
+		if [ "$tries" -gt 100 ]; then
+			echo "demo: no socket at $1 after 10 s" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
 
-# Up to 10 s for the socket; give up early if the device died.
-tries=0
-while [ ! -S "$sock" ]; do
-	if ! kill -0 "$pid" 2>/dev/null; then
-		echo "demo: uvfio-testdev exited before listening:" >&2
-		cat "$tmp/testdev.log" >&2
-		pid=
-		exit 1
-	fi
-	tries=$((tries + 1))
-	if [ "$tries" -gt 100 ]; then
-		echo "demo: no socket at $sock after 10 s" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+start_dev "$sock" "$tmp/testdev.log"
+pid=$started
+sock2=$tmp/testdev2.sock
+start_dev "$sock2" "$tmp/testdev2.log"
+pid2=$started
 
 echo "=== uvfio-lspci $sock"
 "$lspci" "$sock"
 lspci_rc=$?
 
 echo
-echo "=== uvfio-pcitest --socket $sock"
-"$pcitest" --socket "$sock" >"$tmp/pcitest.out" 2>&1
+echo "=== uvfio-pcitest --socket $sock --migrate-to $sock2"
+"$pcitest" --socket "$sock" --migrate-to "$sock2" >"$tmp/pcitest.out" 2>&1
 rc=$?
 cat "$tmp/pcitest.out"
 
@@ -100,9 +109,11 @@ else
 	grep '^FAIL' "$tmp/vmm.out" | sed 's/^/  /'
 	[ "$rc" -eq 0 ] && rc=$vmm_rc
 fi
-if ! kill -0 "$pid" 2>/dev/null; then
-	echo "device:  uvfio-testdev died during the demo:"
-	sed 's/^/  /' "$tmp/testdev.log"
-	pid=
-fi
+for d in "$pid:$tmp/testdev.log" "$pid2:$tmp/testdev2.log"; do
+	if ! kill -0 "${d%%:*}" 2>/dev/null; then
+		echo "device:  uvfio-testdev died during the demo:"
+		sed 's/^/  /' "${d#*:}"
+		rc=1
+	fi
+done
 exit "$rc"

@@ -10,7 +10,8 @@
  * INTx, then the 8-byte BAR0 write that makes the server DMA a second
  * later: 'A'..'D' written to both windows (directly to the mapped one,
  * by DMA_WRITE to the other), read back by DMA_READ, then INTx.
- * gpio-pci-idio-16: negotiation, info and its I/O BAR.
+ * gpio-pci-idio-16: negotiation, info and its I/O BAR.  Then a
+ * samples/server device migrated to a second samples/server process.
  */
 #include <errno.h>
 #include <poll.h>
@@ -169,6 +170,63 @@ static void gpio(const char *dir, const char *sock)
 	stop(pid);
 }
 
+/*
+ * A samples/server device moved to a second samples/server process by
+ * uvfio's migration driver: BAR1 and the BAR0 timer go across, and the
+ * destination runs.  Without pre-copy: this sample's STOP_COPY data
+ * starts over rather than continuing its pre-copy data (its own client
+ * drops the pre-copy data), so a VFIO-style stream would not load.
+ */
+static void migrate(const char *dir, const char *sock)
+{
+	char sock2[80];
+	struct uvfio_mig_driver_opts o = { .no_precopy = true };
+	uint8_t pat[PAGE], got[PAGE];
+	struct uvfio_client *src, *dst;
+	enum uvfio_mig_state st = UVFIO_MIG_ERROR;
+	time_t when = time(NULL) + 60;
+	pid_t p1, p2;
+	int fd = memfd_create("lvu-migration", MFD_CLOEXEC);
+
+	snprintf(sock2, sizeof(sock2), "%s.dst", sock);
+	p1 = start(dir, "server", sock, false);
+	p2 = start(dir, "server", sock2, false);
+	src = connect_retry(sock, 0);
+	dst = connect_retry(sock2, 0);
+	CHECK(src && dst && fd >= 0, "two samples/server: %s", strerror(errno));
+	if (src && dst && fd >= 0) {
+		for (unsigned int i = 0; i < PAGE; i++)
+			pat[i] = (uint8_t)(i * 13 + 1);
+		CHECK(uvfio_client_region_write(src, 0, 0, &when, 8, 0) == 0 &&
+			      uvfio_client_region_write(src, 1, 0, pat, PAGE,
+							0) == 0,
+		      "BAR0/BAR1 writes");
+		CHECK(uvfio_client_migrate_out(&src, 1, fd, &o) == 0,
+		      "migrate_out");
+		CHECK(lseek(fd, 0, SEEK_SET) == 0 &&
+			      uvfio_client_migrate_in(&dst, 1, fd) == 0,
+		      "migrate_in");
+		CHECK(uvfio_client_region_read(dst, 1, 0, got, PAGE) == 0 &&
+			      !memcmp(got, pat, PAGE),
+		      "BAR1 at the destination");
+		CHECK(uvfio_client_mig_get_state(dst, &st) == 0 &&
+			      st == UVFIO_MIG_RUNNING,
+		      "destination state %d", st);
+		printf("samples/server migrated to a second process: BAR1 "
+		       "%s, state %d\n",
+		       memcmp(got, pat, PAGE) ? "differs" : "the same", st);
+	}
+	if (src)
+		uvfio_client_close(src);
+	if (dst)
+		uvfio_client_close(dst);
+	if (fd >= 0)
+		close(fd);
+	stop(p1);
+	stop(p2);
+	unlink(sock2);
+}
+
 int main(void)
 {
 	const char *dir = getenv("UVFIO_LVU_SAMPLES");
@@ -189,6 +247,7 @@ int main(void)
 	samples_server(dir, sock, 0);
 	samples_server(dir, sock, UVFIO_CLIENT_NO_TWIN);
 	gpio(dir, sock);
+	migrate(dir, sock);
 	unlink(sock);
 	return failures ? 1 : 0;
 }

@@ -104,10 +104,32 @@ static int type_index(uint32_t type)
 	}
 }
 
-int pt_irq_use(struct pt *t, uint32_t type)
+/* Hands index's eventfds to the device behind c. */
+static int wire(struct pt *t, struct uvfio_client *c, int index)
 {
 	const uint32_t flags =
 		VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		return uvfio_client_set_irqs(c, (uint32_t)index, flags, 0, 1,
+					     &t->intx_fd);
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		return uvfio_client_set_irqs(c, (uint32_t)index, flags, 0, 1,
+					     &t->msi_fd);
+	default:
+		return uvfio_client_set_irqs(c, (uint32_t)index, flags, 0,
+					     t->msix_vecs, t->msix_fd);
+	}
+}
+
+int pt_irq_attach(struct pt *t, struct uvfio_client *c)
+{
+	return t->irq_mode < 0 ? 0 : wire(t, c, t->irq_mode);
+}
+
+int pt_irq_use(struct pt *t, uint32_t type)
+{
 	int index = type_index(type);
 	int ret;
 
@@ -119,20 +141,7 @@ int pt_irq_use(struct pt *t, uint32_t type)
 			return ret;
 		t->irq_mode = -1;
 	}
-	switch (index) {
-	case VFIO_PCI_INTX_IRQ_INDEX:
-		ret = uvfio_client_set_irqs(t->c, index, flags, 0, 1,
-					    &t->intx_fd);
-		break;
-	case VFIO_PCI_MSI_IRQ_INDEX:
-		ret = uvfio_client_set_irqs(t->c, index, flags, 0, 1,
-					    &t->msi_fd);
-		break;
-	default:
-		ret = uvfio_client_set_irqs(t->c, index, flags, 0,
-					    t->msix_vecs, t->msix_fd);
-		break;
-	}
+	ret = wire(t, t->c, index);
 	if (ret < 0)
 		return ret;
 	t->irq_mode = index;

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * uvfio-pcitest --socket SOCKET [-v] [TEST...]: sets the device and the
- * "guest" up once, runs the named tests (all by default), prints one
- * PASS/FAIL line each and a summary; exits 0 only if every test passed.
+ * uvfio-pcitest --socket SOCKET [--migrate-to SOCKET2] [-v] [TEST...]:
+ * sets the device and the "guest" up once, runs the named tests (all by
+ * default), prints one PASS/FAIL line each and a summary; exits 0 only
+ * if every test passed.  With --migrate-to, half-way through the device
+ * is migrated to the testdev at SOCKET2 in the middle of a transfer
+ * (the "migrate" line) and the rest runs there.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,9 +46,14 @@ static void usage(FILE *f, const char *prog)
 	size_t i;
 
 	fprintf(f,
-		"usage: %s --socket SOCKET [-v] [TEST...]\n"
+		"usage: %s --socket SOCKET [--migrate-to SOCKET2] [-v] "
+		"[TEST...]\n"
 		"Drives uvfio-testdev over vfio-user like Linux's pcitest.\n"
 		"  -s, --socket SOCKET  the device's vfio-user socket\n"
+		"  -m, --migrate-to SOCKET2\n"
+		"                       half-way, migrate the device to the\n"
+		"                       testdev at SOCKET2 in the middle of a\n"
+		"                       transfer, and run the rest there\n"
 		"  -v, --verbose        print each sub-case\n"
 		"  -h, --help           this text\n"
 		"Tests (default: all):",
@@ -112,20 +120,26 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "migrate-to", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *to = NULL;
+	const struct test *run[NTESTS + 1];
+	unsigned int nrun = 0;
 	unsigned int pass = 0, fail = 0;
 	struct pt t;
 	int opt, i;
 
 	init(&t);
-	while ((opt = getopt_long(argc, argv, "s:vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:m:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			path = optarg;
+			break;
+		case 'm':
+			to = optarg;
 			break;
 		case 'v':
 			t.verbose = true;
@@ -158,10 +172,25 @@ int main(int argc, char **argv)
 	}
 	if (optind == argc)
 		for (i = 0; i < (int)NTESTS; i++)
-			run_one(&t, &tests[i], &pass, &fail);
+			run[nrun++] = &tests[i];
 	else
 		for (i = optind; i < argc; i++)
-			run_one(&t, find_test(argv[i]), &pass, &fail);
+			run[nrun++] = find_test(argv[i]);
+	for (unsigned int k = 0; k < nrun; k++) {
+		if (to && k == (nrun + 1) / 2) {
+			char why[512] = "";
+
+			if (pt_migrate(&t, to, why, sizeof(why)) == 0) {
+				printf("PASS migrate\n");
+				pass++;
+			} else {
+				printf("FAIL migrate: %s\n", why);
+				fail++;
+			}
+			fflush(stdout);
+		}
+		run_one(&t, run[k], &pass, &fail);
+	}
 	teardown(&t);
 
 	printf("pcitest: %u passed, %u failed\n", pass, fail);

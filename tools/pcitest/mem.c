@@ -21,11 +21,11 @@
 #define INBAND_IOVA 0x200000000ull
 #define INBAND_SIZE (4u << 20)
 
-static int map_window(struct pt *t, struct pt_window *w)
+static int map_window(struct uvfio_client *c, struct pt_window *w)
 {
 	int ret;
 
-	ret = uvfio_client_dma_map(t->c, w->iova, w->size,
+	ret = uvfio_client_dma_map(c, w->iova, w->size,
 				   UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE,
 				   w->mem, w->fd, 0);
 	if (ret < 0)
@@ -55,7 +55,7 @@ static int setup_shared(struct pt *t)
 		perror("pcitest: mmap memfd");
 		return -errno;
 	}
-	return map_window(t, w);
+	return map_window(t->c, w);
 }
 
 static int setup_inband(struct pt *t)
@@ -73,7 +73,7 @@ static int setup_inband(struct pt *t)
 		perror("pcitest: mmap");
 		return -errno;
 	}
-	return map_window(t, w);
+	return map_window(t->c, w);
 }
 
 int pt_mem_setup(struct pt *t)
@@ -90,6 +90,13 @@ int pt_mem_setup(struct pt *t)
 	if (!ret)
 		ret = setup_inband(t);
 	return ret;
+}
+
+int pt_mem_attach(struct pt *t, struct uvfio_client *c)
+{
+	int ret = map_window(c, &t->shared);
+
+	return ret ? ret : map_window(c, &t->inband);
 }
 
 static void release(struct pt_window *w)

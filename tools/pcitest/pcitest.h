@@ -54,12 +54,16 @@ int pt_reg_write(struct pt *t, uint32_t reg, uint32_t val);
 /* mem.c: the DMA windows. */
 int pt_mem_setup(struct pt *t);
 void pt_mem_teardown(struct pt *t);
+/* The same windows, for the device behind another client. */
+int pt_mem_attach(struct pt *t, struct uvfio_client *c);
 uint64_t pt_rand(struct pt *t);
 void pt_fill_random(struct pt *t, void *buf, size_t len);
 
 /* irq.c: eventfds and the one active irq mode. */
 int pt_irq_setup(struct pt *t);
 void pt_irq_teardown(struct pt *t);
+/* The enabled index's eventfds, handed to the device behind c too. */
+int pt_irq_attach(struct pt *t, struct uvfio_client *c);
 /* Enables the index for TESTDEV_IRQ_* type, disabling the previous. */
 int pt_irq_use(struct pt *t, uint32_t type);
 /* The eventfd for a TESTDEV_IRQ_* type and 1-based number, or -1. */
@@ -109,6 +113,12 @@ int pt_test_write(struct pt *t, char *why, size_t len);
 int pt_test_copy(struct pt *t, char *why, size_t len);
 int pt_test_irq(struct pt *t, char *why, size_t len);
 int pt_test_bad(struct pt *t, char *why, size_t len);
+
+/*
+ * migrate.c: moves the device to the testdev at path in the middle of a
+ * transfer and goes on with it there (t->c becomes the new client).
+ */
+int pt_migrate(struct pt *t, const char *path, char *why, size_t len);
 
 /* Verbose progress lines for a sub-case. */
 void pt_note(const struct pt *t, const char *fmt, ...)
