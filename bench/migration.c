@@ -55,59 +55,31 @@ static int big_save(struct uvfio_dev *dev, void *priv,
 	return final ? uvfio_mig_write(out, state_src, STATE) : 0;
 }
 
-static int set_state(struct uvfio_client *c, uint32_t s)
+static int set_state(struct uvfio_client *c, enum uvfio_mig_state s)
 {
-	struct vfio_device_feature_mig_state st = { s, -1 };
-	size_t n = sizeof(st);
-
-	return uvfio_client_device_feature(
-		c, SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, &st, &n,
-		sizeof(st));
+	return uvfio_client_mig_set_state(c, s);
 }
 
 /* Reads until a short read; returns the bytes read. */
-static size_t read_all(struct uvfio_client *c, uint8_t *buf, size_t cap,
-		       uint8_t *msg)
+static size_t read_all(struct uvfio_client *c, uint8_t *buf, size_t cap)
 {
-	struct vfio_user_mig_data rq = { sizeof(rq) + CHUNK, CHUNK };
-	size_t have = 0;
+	ssize_t n = uvfio_client_mig_read(c, buf, cap);
 
-	for (;;) {
-		struct vfio_user_mig_data rp;
-		int r = uvfio_client_raw(c, VFIO_USER_MIG_DATA_READ, &rq,
-					 sizeof(rq), NULL, 0, msg,
-					 sizeof(rq) + CHUNK);
-
-		if (r < (int)sizeof(rp)) {
-			fprintf(stderr, "migration: MIG_DATA_READ: %d\n", r);
-			exit(1);
-		}
-		memcpy(&rp, msg, sizeof(rp));
-		if (rp.size > cap - have)
-			exit(1);
-		memcpy(buf + have, msg + sizeof(rp), rp.size);
-		have += rp.size;
-		if (rp.size < CHUNK)
-			return have;
+	if (n < 0) {
+		fprintf(stderr, "migration: MIG_DATA_READ: %zd\n", n);
+		exit(1);
 	}
+	return (size_t)n;
 }
 
 static void write_all(struct uvfio_client *c, const uint8_t *buf,
-		      size_t len, uint8_t *msg)
+		      size_t len)
 {
-	for (size_t off = 0; off < len; off += CHUNK) {
-		uint32_t n = len - off < CHUNK ? (uint32_t)(len - off) : CHUNK;
-		struct vfio_user_mig_data h = { sizeof(h) + n, n };
-		int r;
+	int r = uvfio_client_mig_write(c, buf, len);
 
-		memcpy(msg, &h, sizeof(h));
-		memcpy(msg + sizeof(h), buf + off, n);
-		r = uvfio_client_raw(c, VFIO_USER_MIG_DATA_WRITE, msg,
-				     sizeof(h) + n, NULL, 0, NULL, 0);
-		if (r < 0) {
-			fprintf(stderr, "migration: MIG_DATA_WRITE: %d\n", r);
-			exit(1);
-		}
+	if (r < 0) {
+		fprintf(stderr, "migration: MIG_DATA_WRITE: %d\n", r);
+		exit(1);
 	}
 }
 
@@ -230,12 +202,12 @@ static void stream(void)
 		uint64_t t0;
 		size_t n;
 
-		if (set_state(c, VFIO_DEVICE_STATE_STOP_COPY))
+		if (set_state(c, UVFIO_MIG_STOP_COPY))
 			exit(1);
 		t0 = bench_now_ns();
-		n = read_all(c, buf, STATE + MIB, msg);
+		n = read_all(c, buf, STATE + MIB);
 		ours[i] = bench_now_ns() - t0;
-		if (n < STATE || set_state(c, VFIO_DEVICE_STATE_RUNNING))
+		if (n < STATE || set_state(c, UVFIO_MIG_RUNNING))
 			exit(1);
 		floor[i] = floor_round(fl[0], buf);
 	}
@@ -282,30 +254,30 @@ static void downtime(const char *bin)
 		struct uvfio_client *src = c[r & 1], *dst = c[!(r & 1)];
 		size_t n;
 
-		if (set_state(dst, VFIO_DEVICE_STATE_RESUMING) ||
-		    set_state(src, 6 /* PRE_COPY */))
+		if (set_state(dst, UVFIO_MIG_RESUMING) ||
+		    set_state(src, UVFIO_MIG_PRE_COPY))
 			exit(1);
 		/* Pre-copy until nothing new is left. */
 		do {
-			n = read_all(src, buf, 8 * MIB, msg);
-			write_all(dst, buf, n, msg);
+			n = read_all(src, buf, 8 * MIB);
+			write_all(dst, buf, n);
 		} while (n);
 		t[r][0] = bench_now_ns();
-		if (set_state(src, VFIO_DEVICE_STATE_STOP_COPY))
+		if (set_state(src, UVFIO_MIG_STOP_COPY))
 			exit(1);
 		t[r][1] = bench_now_ns();
-		n = read_all(src, buf, 8 * MIB, msg);
+		n = read_all(src, buf, 8 * MIB);
 		t[r][2] = bench_now_ns();
-		write_all(dst, buf, n, msg);
+		write_all(dst, buf, n);
 		t[r][3] = bench_now_ns();
-		if (set_state(dst, VFIO_DEVICE_STATE_STOP))
+		if (set_state(dst, UVFIO_MIG_STOP))
 			exit(1);
 		t[r][4] = bench_now_ns();
-		if (set_state(dst, VFIO_DEVICE_STATE_RUNNING))
+		if (set_state(dst, UVFIO_MIG_RUNNING))
 			exit(1);
 		t[r][5] = bench_now_ns();
-		if (set_state(src, VFIO_DEVICE_STATE_STOP) ||
-		    set_state(src, VFIO_DEVICE_STATE_RUNNING))
+		if (set_state(src, UVFIO_MIG_STOP) ||
+		    set_state(src, UVFIO_MIG_RUNNING))
 			exit(1);
 	}
 	uint64_t v[ROUNDS];
@@ -341,7 +313,6 @@ static void report(void)
 		.flags = VFIO_MIGRATION_STOP_COPY,
 	};
 	struct uvfio_pci_ids ids = { .vendor_id = 0x1af4, .device_id = 0x10ff };
-	size_t per = (CHUNK - 64) & ~(size_t)7; /* bitmap bytes a message */
 	uint8_t *bitmap = malloc(LOG_BITMAP), *copy = malloc(LOG_BITMAP);
 	uint8_t *msg = malloc(MIB);
 	uint64_t ours[ROUNDS], floor[ROUNDS];
@@ -362,14 +333,9 @@ static void report(void)
 	if (!c)
 		exit(1);
 
-	struct {
-		struct vfio_user_dma_logging_control ctl;
-	} start = { { 4096, 0, 0 } };
-	size_t n = sizeof(start);
+	uint64_t ps = 4096;
 
-	if (uvfio_client_device_feature(
-		    c, SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &start, &n,
-		    sizeof(start)))
+	if (uvfio_client_dirty_start(c, &ps, NULL, 0) || ps != 4096)
 		exit(1);
 	for (int i = 0; i < ROUNDS; i++) {
 		uint64_t t0;
@@ -378,25 +344,9 @@ static void report(void)
 		for (uint64_t p = (uint64_t)i; p < LOG_PAGES; p += 64)
 			uvfio_dma_mark_dirty(dev, p * 4096, 4096);
 		t0 = bench_now_ns();
-		for (uint64_t off = 0; off < LOG_BITMAP; off += per) {
-			uint64_t bytes = LOG_BITMAP - off < per ?
-						 LOG_BITMAP - off :
-						 per;
-			struct vfio_user_dma_logging_report r = {
-				.iova = off * 8 * 4096,
-				.length = bytes * 8 * 4096,
-				.page_size = 4096,
-			};
-
-			memcpy(msg, &r, sizeof(r));
-			n = sizeof(r);
-			if (uvfio_client_device_feature(
-				    c, GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
-				    msg, &n, sizeof(r) + bytes) ||
-			    n != sizeof(r) + bytes)
-				exit(1);
-			memcpy(bitmap + off, msg + sizeof(r), bytes);
-		}
+		if (uvfio_client_dirty_report(c, 0, LOG_SPAN, 4096,
+					      (uint64_t *)(void *)bitmap))
+			exit(1);
 		ours[i] = bench_now_ns() - t0;
 		t0 = bench_now_ns();
 		memcpy(copy, bitmap, LOG_BITMAP);

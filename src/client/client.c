@@ -180,8 +180,9 @@ static int wait_reply(struct uvfio_client *c, const struct vfio_user_header *h,
 	}
 }
 
-int cl_call(struct uvfio_client *c, const struct cl_req *rq,
-	    struct uvfio_msg *rep)
+/* Sends rq; *h is its header, for matching the reply. */
+static int cl_send(struct uvfio_client *c, const struct cl_req *rq,
+		   struct vfio_user_header *h)
 {
 	size_t len = CL_HDR;
 	int r;
@@ -193,15 +194,14 @@ int cl_call(struct uvfio_client *c, const struct cl_req *rq,
 			return -E2BIG;
 		len += rq->iov[i].iov_len;
 	}
-	struct vfio_user_header h = {
+	*h = (struct vfio_user_header){
 		.msg_id = c->next_id++,
 		.cmd = rq->cmd,
 		.msg_size = (uint32_t)len,
 		.flags = VFIO_USER_F_TYPE_COMMAND |
 			 (rq->posted ? VFIO_USER_F_NO_REPLY : 0),
 	};
-
-	r = uvfio_chan_sendv(&c->main, &h, rq->iov, rq->iovcnt, rq->fds,
+	r = uvfio_chan_sendv(&c->main, h, rq->iov, rq->iovcnt, rq->fds,
 			     rq->nfds);
 	if (r < 0) {
 		if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
@@ -211,11 +211,61 @@ int cl_call(struct uvfio_client *c, const struct cl_req *rq,
 		return r;
 	}
 	cl_stat_add(&c->stats.requests, 1);
-	if (rq->posted)
-		return 0;
 	/* Most replies carry no fds: let the channel read the cheap way. */
 	c->main.want_fds = rq->max_fds > 0;
+	return 0;
+}
+
+int cl_call(struct uvfio_client *c, const struct cl_req *rq,
+	    struct uvfio_msg *rep)
+{
+	struct vfio_user_header h;
+	int r = cl_send(c, rq, &h);
+
+	if (r < 0 || rq->posted)
+		return r;
 	return wait_reply(c, &h, rq->max_fds, rep);
+}
+
+int cl_call_into(struct uvfio_client *c, const struct cl_req *rq,
+		 void *head, size_t hlen, void *dst, size_t cap, size_t *got,
+		 struct uvfio_msg *rep)
+{
+	struct vfio_user_header h, g;
+	uint8_t p[32];
+	size_t n;
+	int r;
+
+	if (hlen > sizeof(p) || rq->posted || rq->max_fds)
+		return -EINVAL;
+	r = cl_send(c, rq, &h);
+	if (r < 0)
+		return r;
+	do {
+		r = uvfio_chan_peek(&c->main, &g, p, hlen, true);
+	} while (r == 0 || r == -EINTR);
+	if (r < 0) {
+		mark_broken(c, -r);
+		return r;
+	}
+	/* Anything else (a device's request first, an error) the usual way. */
+	if ((g.flags & (VFIO_USER_F_TYPE_MASK | VFIO_USER_F_ERROR)) !=
+		    VFIO_USER_F_TYPE_REPLY ||
+	    g.msg_id != h.msg_id || g.cmd != h.cmd ||
+	    g.msg_size < CL_HDR + hlen || g.msg_size - CL_HDR - hlen > cap) {
+		r = wait_reply(c, &h, 0, rep);
+		return r < 0 ? r : 0;
+	}
+	n = g.msg_size - CL_HDR - hlen;
+	memcpy(head, p, hlen);
+	r = uvfio_chan_take(&c->main, hlen, dst, n);
+	if (r) {
+		/* Bytes may be gone (fds came along: closed). */
+		mark_broken(c, r == -EBADMSG ? EPROTO : -r);
+		return r == -EBADMSG ? -EPROTO : r;
+	}
+	*got = n;
+	return 1;
 }
 
 int cl_simple(struct uvfio_client *c, uint16_t cmd, const void *req, size_t len,

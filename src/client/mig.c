@@ -146,10 +146,19 @@ static int read_chunk(struct uvfio_client *c, uint8_t *buf, uint32_t n,
 			     .iovcnt = 1 };
 	struct vfio_user_mig_data a;
 	struct uvfio_msg rep;
-	int r = cl_call(c, &rq, &rep);
+	size_t len;
+	/* The reply's data lands in buf directly when it fits. */
+	int r = cl_call_into(c, &rq, &a, MD, buf, n, &len, &rep);
 
 	if (r < 0)
 		return r;
+	if (r == 1) {
+		/* libvfio-user's last reply is full-size with fewer valid. */
+		if (a.size > len)
+			return -EPROTO;
+		*got = a.size;
+		return 0;
+	}
 	r = -EPROTO;
 	if (rep.size >= MD) {
 		memcpy(&a, rep.payload, MD);
@@ -327,10 +336,29 @@ static int report_chunk(struct uvfio_client *c, uint64_t iova,
 	struct vfio_user_dma_logging_report a;
 	struct vfio_device_feature g;
 	struct uvfio_msg rep;
-	int r = cl_call(c, &rq, &rep);
+	uint8_t head[FEAT + LOG_REP];
+	size_t got;
+	int r;
 
+	/* Not merging: the bitmap goes straight into the caller's. */
+	r = merge ? cl_call(c, &rq, &rep) :
+		    cl_call_into(c, &rq, head, sizeof(head), out, bm, &got,
+				 &rep);
 	if (r < 0)
 		return r;
+	if (r == 1) {
+		memcpy(&g, head, FEAT);
+		memcpy(&a, head + FEAT, LOG_REP);
+		if (got != bm || g.argsz < FEAT ||
+		    (g.flags & VFIO_DEVICE_FEATURE_MASK) !=
+			    VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT ||
+		    a.iova != iova || a.length != length ||
+		    a.page_size != page_size)
+			return -EPROTO;
+		if (npages % 64)
+			out[words - 1] &= (1ull << (npages % 64)) - 1;
+		return 0;
+	}
 	r = -EPROTO;
 	if (rep.size == FEAT + LOG_REP + bm) {
 		const uint8_t *p = rep.payload;

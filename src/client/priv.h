@@ -102,6 +102,15 @@ struct cl_req {
  */
 int cl_call(struct uvfio_client *c, const struct cl_req *rq,
 	    struct uvfio_msg *rep);
+/*
+ * cl_call() for a reply of a head (hlen bytes, at most 32) then data,
+ * received straight into dst when it is whole and fits cap: returns 1
+ * with head and *got filled.  Otherwise (an error reply, a reply of
+ * another shape) returns 0 with rep as cl_call() leaves it, or -errno.
+ */
+int cl_call_into(struct uvfio_client *c, const struct cl_req *rq,
+		 void *head, size_t hlen, void *dst, size_t cap, size_t *got,
+		 struct uvfio_msg *rep);
 /* cl_call() for a fixed request without fds; checks the reply size. */
 int cl_simple(struct uvfio_client *c, uint16_t cmd, const void *req, size_t len,
 	      struct uvfio_msg *rep, uint32_t min_reply);
