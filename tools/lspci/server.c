@@ -154,6 +154,31 @@ static void print_caps(const struct uvfio_caps *k)
 		printf("\tmigration no\n");
 }
 
+/* VFIO v2 migration, through DEVICE_FEATURE (not the VERSION object). */
+static void print_migration(struct uvfio_client *c)
+{
+	static const char *const states[] = {
+		"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING",
+		"RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P",
+	};
+	enum uvfio_mig_state st;
+	uint64_t f = 0;
+	int ret = uvfio_client_mig_flags(c, &f);
+
+	if (ret < 0) {
+		printf("Migration: not offered (%s)\n", strerror(-ret));
+		return;
+	}
+	printf("Migration:%s%s%s",
+	       f & VFIO_MIGRATION_STOP_COPY ? " STOP_COPY" : "",
+	       f & VFIO_MIGRATION_P2P ? " P2P" : "",
+	       f & VFIO_MIGRATION_PRE_COPY ? " PRE_COPY" : "");
+	if (uvfio_client_mig_get_state(c, &st) == 0 &&
+	    (unsigned int)st < sizeof(states) / sizeof(states[0]))
+		printf(", state %s", states[st]);
+	printf("\n");
+}
+
 void lspci_print_server(struct lspci *l)
 {
 	const struct uvfio_caps *k = uvfio_client_caps(l->c);
@@ -174,4 +199,5 @@ void lspci_print_server(struct lspci *l)
 
 	if (k)
 		print_caps(k);
+	print_migration(l->c);
 }
