@@ -371,8 +371,12 @@ int uvfio_mig_write(struct uvfio_mig_out *out, const void *data, size_t len);
  * - config space, SET_IRQS and region access are served in every state.
  *
  * Callbacks run on the dispatch thread, one arc step at a time; a
- * negative errno fails the SET (the library then tries to put the
- * device back where it was, else it is in ERROR until a reset).
+ * negative errno fails the SET and leaves the device in the last state
+ * the walk reached (a callback refusing its step changes nothing), or in
+ * ERROR when the step failed after the library began it (DMA that did
+ * not drain, refused stream data, a failed save) until a reset.  A
+ * client that leaves puts the device back in RUNNING (and through
+ * ops.reset first when it was RESUMING or in ERROR).
  */
 struct uvfio_mig_ops {
 	/* VFIO_MIGRATION_STOP_COPY, plus VFIO_MIGRATION_P2P, PRE_COPY. */

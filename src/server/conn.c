@@ -127,7 +127,7 @@ void conn_drop(struct uvfio_dev *dev)
 	irq_release_all(dev);
 	/* Migration and dirty logging belong to the client that left. */
 	dirty_fini(dev);
-	mig_reset(dev);
+	mig_reset(dev, true);
 	dev->connected = false;
 	dev->negotiated = false;
 	if (dev->listen_fd >= 0)

@@ -24,7 +24,7 @@ static int handle_reset(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	err = dev->ops.reset ? dev->ops.reset(dev, dev->priv) : 0;
 	if (err)
 		return err;
-	mig_reset(dev);
+	mig_reset(dev, false);
 	/* As a function reset: the command register and interrupt enables. */
 	uvfio_pci_set16(&dev->cfg, PCI_COMMAND, 0);
 	uint8_t pos = uvfio_pci_find_cap(&dev->cfg, PCI_CAP_ID_MSI);

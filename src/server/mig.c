@@ -247,8 +247,15 @@ static int save_lib(struct uvfio_dev *dev)
 		}
 	}
 	/* Still held from an earlier move, never wired since. */
-	for (uint32_t i = 0; !err && i < m->nheld; i++, n++)
-		err = buf_put(&m->out, &m->held[i], sizeof(m->held[i]));
+	for (uint32_t i = 0; !err && i < m->nheld; i++) {
+		struct held_irq h = m->held[i];
+
+		if (atomic_load(&dev->irqs[h.index].vec[h.vector].state) &
+		    VEC_PENDING)
+			continue;       /* written above already */
+		err = buf_put(&m->out, &h, sizeof(h));
+		n++;
+	}
 	if (err) {
 		m->out.len = m->out.off + at;
 		return err;
@@ -456,6 +463,17 @@ void mig_irq_wired(struct uvfio_dev *dev)
 	m->nheld = kept;
 }
 
+/* Unfreezes every vector, dropping what was held pending. */
+static void irqs_release(struct uvfio_dev *dev)
+{
+	for (uint32_t i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
+		struct irq_index *q = &dev->irqs[i];
+
+		for (uint32_t v = 0; v < q->count; v++)
+			vec_update(q, v, VEC_FROZEN | VEC_PENDING, 0);
+	}
+}
+
 /* Arcs */
 
 static int cb(struct uvfio_dev *dev, int (*fn)(struct uvfio_dev *, void *))
@@ -506,14 +524,20 @@ static int to_quiesced(struct uvfio_dev *dev)
 static int to_running(struct uvfio_dev *dev)
 {
 	struct mig *m = dev->mig;
-	/* Without P2P, run is the whole way up from STOP. */
-	int err = m->level == LV_STOPPED ? wake(dev) :
-					   cb(dev, m->ops.unquiesce);
+	int err;
 
-	if (err)
-		return err;
-	m->level = LV_RUNNING;
+	/*
+	 * DMA first: the callback is where a device restarts the work it
+	 * held back, and that work must find DMA allowed.
+	 */
 	atomic_store(&dev->dma_blocked, false);
+	/* Without P2P, run is the whole way up from STOP. */
+	err = m->level == LV_STOPPED ? wake(dev) : cb(dev, m->ops.unquiesce);
+	if (err) {
+		atomic_store(&dev->dma_blocked, true);
+		return err;
+	}
+	m->level = LV_RUNNING;
 	mig_irq_wired(dev);
 	return 0;
 }
@@ -641,24 +665,37 @@ static int set_state(struct uvfio_dev *dev, uint32_t target)
 	return 0;
 }
 
-void mig_reset(struct uvfio_dev *dev)
+void mig_reset(struct uvfio_dev *dev, bool client_lost)
 {
 	struct mig *m = dev->mig;
 
 	if (!m)
 		return;
+	/* A partial load is no state at all: as a reset would, drop it. */
+	if (client_lost && dev->ops.reset &&
+	    (m->state == VFIO_DEVICE_STATE_RESUMING ||
+	     m->state == VFIO_DEVICE_STATE_ERROR))
+		dev->ops.reset(dev, dev->priv);
 	save_end(dev);
 	buf_clear(&m->in);
 	m->in_err = 0;
+	/* Interrupts held for a destination belong to that session. */
+	free(m->held);
+	m->held = NULL;
+	m->nheld = 0;
+	atomic_store(&dev->dma_blocked, false);
 	if (m->level == LV_STOPPED && m->ops.run)
 		m->ops.run(dev, m->priv);
 	if (m->level != LV_RUNNING && m->ops.unquiesce &&
 	    (m->ops.flags & VFIO_MIGRATION_P2P))
 		m->ops.unquiesce(dev, m->priv);
+	/*
+	 * What was raised while stopped went with the state (or is void
+	 * after a reset): it must not fire now.
+	 */
 	if (m->level == LV_STOPPED)
-		irqs_hold(dev, false);
+		irqs_release(dev);
 	m->level = LV_RUNNING;
-	atomic_store(&dev->dma_blocked, false);
 	m->state = VFIO_DEVICE_STATE_RUNNING;
 }
 
@@ -894,7 +931,12 @@ int handle_mig_data_read(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (msg->size < sizeof(rq))
 		return -EINVAL;
 	memcpy(&rq, msg->payload, sizeof(rq));
-	if (rq.argsz < sizeof(rq) || !is_saving(m->state))
+	/*
+	 * A reply shorter than asked means the end of the data: a request
+	 * we could not answer whole would look like one, so refuse it.
+	 */
+	if (rq.argsz < sizeof(rq) || !is_saving(m->state) ||
+	    rq.size > dev->caps.max_data_xfer_size)
 		return -EINVAL;
 	/* Pre-copy: what changed since the last read, when all is read. */
 	if (!buf_avail(&m->out) && m->state != VFIO_DEVICE_STATE_STOP_COPY) {
@@ -907,8 +949,6 @@ int handle_mig_data_read(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		n = rq.size;
 	if (n > rq.argsz - sizeof(rq))
 		n = rq.argsz - sizeof(rq);
-	if (n > dev->caps.max_data_xfer_size)
-		n = dev->caps.max_data_xfer_size;
 	rp.argsz = (uint32_t)(sizeof(rp) + n);
 	rp.size = (uint32_t)n;
 	iov[0] = (struct iovec){ &rp, sizeof(rp) };

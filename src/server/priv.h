@@ -222,8 +222,12 @@ int handle_mig_data_read(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_mig_data_write(struct uvfio_dev *dev, struct uvfio_msg *msg);
 /* After SET_IRQS: interrupts migrated pending go out once wired. */
 void mig_irq_wired(struct uvfio_dev *dev);
-/* A reset, or the client left: the device is RUNNING again. */
-void mig_reset(struct uvfio_dev *dev);
+/*
+ * A reset, or the client left: the device is RUNNING again.  A client
+ * lost in RESUMING or ERROR also resets the device (ops.reset), so no
+ * partly loaded state is left running.
+ */
+void mig_reset(struct uvfio_dev *dev, bool client_lost);
 void mig_free(struct uvfio_dev *dev);
 /*
  * Every uvfio_dma_get() (until its put) and uvfio_dma_read/write (for

@@ -40,18 +40,31 @@ struct fixture {
 	struct uvfio_client *c[2];
 };
 
-static int setup(void **state)
+static int start_two(void **state, const char *const *args)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(testdev_start(&f->dev[i], NULL), 0);
+		assert_int_equal(testdev_start(&f->dev[i], args), 0);
 		f->c[i] = uvfio_client_connect(f->dev[i].sock, NULL);
 		assert_non_null(f->c[i]);
 	}
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return start_two(state, NULL);
+}
+
+/* testdev running its commands on a thread of its own. */
+static int setup_worker(void **state)
+{
+	static const char *const args[] = { "--worker", NULL };
+
+	return start_two(state, args);
 }
 
 static int teardown(void **state)
@@ -696,6 +709,93 @@ static void p2p(void **state)
 	free(snap);
 }
 
+/*
+ * A command refused while quiesced runs once the device is back in
+ * RUNNING: the device's wake-up (ops.unquiesce) must find DMA allowed
+ * again, or a worker that retries there parks the command for good.
+ */
+static void resume_runs_held(void **state)
+{
+	struct fixture *f = *state;
+	struct uvfio_client *c = f->c[0];
+	int memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	uint8_t *mem;
+	int efd;
+
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, LOAD_WIN), 0);
+	mem = mmap(NULL, LOAD_WIN, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		   0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(uvfio_client_dma_map(c, LOAD_IOVA, LOAD_WIN,
+					      UVFIO_DMA_PROT_READ |
+						      UVFIO_DMA_PROT_WRITE,
+					      mem, memfd, 0),
+			 0);
+	assert_int_equal(uvfio_client_region_write(
+				 c, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND,
+				 &cmd, 2, 0),
+			 0);
+	efd = wire_msix(c);
+	for (int i = 0; i < 30; i++) {
+		assert_int_equal(set_state(c, VFIO_DEVICE_STATE_RUNNING_P2P),
+				 0);
+		start_write_at(c, LOAD_IOVA, 4096);
+		assert_int_equal(set_state(c, VFIO_DEVICE_STATE_RUNNING), 0);
+		assert_true(fired(efd));
+		check_write_at(c, mem, 4096);
+	}
+	close(efd);
+	munmap(mem, LOAD_WIN);
+	close(memfd);
+}
+
+/*
+ * Interrupts held for a destination belong to that session: a reset, or
+ * a new client, must not see them; nor may a reset of a stopped device
+ * deliver what it held (it went with the state, or the reset voids it).
+ */
+static void held_irq_voided(void **state)
+{
+	struct fixture *f = *state;
+	struct uvfio_client *src = f->c[0], *dst = f->c[1];
+	uint8_t *data = NULL;
+	size_t len;
+	int e0 = wire_msix(src), e1;
+
+	/* Stopped, raised, reset: nothing fires. */
+	assert_int_equal(set_state(src, VFIO_DEVICE_STATE_STOP), 0);
+	raise_msix(src);
+	assert_int_equal(uvfio_client_reset(src), 0);
+	assert_true(quiet(e0));
+	close(e0);
+
+	e0 = wire_msix(src);
+	assert_int_equal(set_state(src, VFIO_DEVICE_STATE_STOP), 0);
+	raise_msix(src);
+	assert_int_equal(set_state(src, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	len = drain(src, &data, 0);
+	assert_int_equal(set_state(dst, VFIO_DEVICE_STATE_RESUMING), 0);
+	feed(dst, data, len, 65536);
+	/* The destination is reset before it ran: the interrupt is void. */
+	assert_int_equal(uvfio_client_reset(dst), 0);
+	e1 = wire_msix(dst);
+	assert_true(quiet(e1));
+	close(e1);
+	/* The same after the client went away instead. */
+	assert_int_equal(set_state(dst, VFIO_DEVICE_STATE_RESUMING), 0);
+	feed(dst, data, len, 65536);
+	uvfio_client_close(dst);
+	dst = f->c[1] = uvfio_client_connect(f->dev[1].sock, NULL);
+	assert_non_null(dst);
+	e1 = wire_msix(dst);
+	assert_true(quiet(e1));
+	close(e1);
+	close(e0);
+	free(data);
+}
+
 /* Logging: what START chose, REPORT of nothing, STOP; and bad input. */
 static void logging(void **state)
 {
@@ -780,6 +880,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(logging, setup, teardown),
 		cmocka_unit_test_setup_teardown(under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(p2p, setup, teardown),
+		cmocka_unit_test_setup_teardown(resume_runs_held, setup_worker,
+						teardown),
+		cmocka_unit_test_setup_teardown(held_irq_voided, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
