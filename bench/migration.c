@@ -60,6 +60,25 @@ static int set_state(struct uvfio_client *c, enum uvfio_mig_state s)
 	return uvfio_client_mig_set_state(c, s);
 }
 
+/* An in-process device with ops on sv[0], its thread, a client on sv[1]. */
+static struct uvfio_client *start_dev(const struct uvfio_mig_ops *ops,
+				      int *sv, struct uvfio_dev **dev,
+				      pthread_t *t)
+{
+	struct uvfio_pci_ids ids = { .vendor_id = 0x1af4, .device_id = 0x10ff };
+	struct uvfio_client *c;
+
+	*dev = uvfio_dev_create(&ids, UVFIO_PCI_CFG_SIZE, NULL, NULL, NULL);
+	if (!*dev || uvfio_dev_set_migration(*dev, ops, NULL) ||
+	    uvfio_dev_attach_fd(*dev, sv[0]))
+		exit(1);
+	pthread_create(t, NULL, bench_dev_main, *dev);
+	c = uvfio_client_attach_fd(sv[1], NULL);
+	if (!c)
+		exit(1);
+	return c;
+}
+
 /* Reads until a short read; returns the bytes read. */
 static size_t read_all(struct uvfio_client *c, uint8_t *buf, size_t cap)
 {
@@ -172,8 +191,7 @@ static void stream(void)
 		.flags = VFIO_MIGRATION_STOP_COPY,
 		.save = big_save,
 	};
-	struct uvfio_pci_ids ids = { .vendor_id = 0x1af4, .device_id = 0x10ff };
-	uint8_t *buf = malloc(STATE + MIB), *msg = malloc(MIB);
+	uint8_t *buf = malloc(STATE + MIB);
 	uint64_t ours[ROUNDS], floor[ROUNDS];
 	struct uvfio_dev *dev;
 	struct uvfio_client *c;
@@ -182,20 +200,13 @@ static void stream(void)
 
 	state_src = malloc(STATE);
 	floor_src = malloc(STATE);
-	if (!buf || !msg || !state_src || !floor_src ||
+	if (!buf || !state_src || !floor_src ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fl))
 		exit(1);
 	memset(state_src, 0x5a, STATE);
 	memset(floor_src, 0xa5, STATE);
-	dev = uvfio_dev_create(&ids, UVFIO_PCI_CFG_SIZE, NULL, NULL, NULL);
-	if (!dev || uvfio_dev_set_migration(dev, &ops, NULL) ||
-	    uvfio_dev_attach_fd(dev, sv[0]))
-		exit(1);
-	pthread_create(&dt, NULL, bench_dev_main, dev);
-	c = uvfio_client_attach_fd(sv[1], NULL);
-	if (!c)
-		exit(1);
+	c = start_dev(&ops, sv, &dev, &dt);
 	pthread_create(&ft, NULL, floor_peer, &fl[1]);
 
 	for (int i = 0; i < ROUNDS; i++) {
@@ -224,7 +235,6 @@ static void stream(void)
 	printf("migration_stream: %.0f MB/s, floor %.0f MB/s, ratio %.2f\n",
 	       o, f, o / f);
 	free(buf);
-	free(msg);
 	free(state_src);
 	free(floor_src);
 }
@@ -237,11 +247,11 @@ static void downtime(const char *bin)
 			       "arc to RUNNING" };
 	uint64_t t[ROUNDS][6];
 	char dir[] = "/tmp/uvfio-bench-XXXXXX", sock[2][PATH_MAX];
-	uint8_t *buf = malloc(8 * MIB), *msg = malloc(MIB);
+	uint8_t *buf = malloc(8 * MIB);
 	struct uvfio_client *c[2];
 	pid_t pid[2];
 
-	if (!buf || !msg || !mkdtemp(dir))
+	if (!buf || !mkdtemp(dir))
 		exit(1);
 	for (int i = 0; i < 2; i++) {
 		snprintf(sock[i], sizeof(sock[i]), "%s/td%d.sock", dir, i);
@@ -299,7 +309,6 @@ static void downtime(const char *bin)
 	}
 	rmdir(dir);
 	free(buf);
-	free(msg);
 }
 
 #define LOG_SPAN (64ull << 30)
@@ -312,26 +321,17 @@ static void report(void)
 	static const struct uvfio_mig_ops ops = {
 		.flags = VFIO_MIGRATION_STOP_COPY,
 	};
-	struct uvfio_pci_ids ids = { .vendor_id = 0x1af4, .device_id = 0x10ff };
 	uint8_t *bitmap = malloc(LOG_BITMAP), *copy = malloc(LOG_BITMAP);
-	uint8_t *msg = malloc(MIB);
 	uint64_t ours[ROUNDS], floor[ROUNDS];
 	struct uvfio_dev *dev;
 	struct uvfio_client *c;
 	pthread_t dt;
 	int sv[2];
 
-	if (!bitmap || !copy || !msg ||
+	if (!bitmap || !copy ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		exit(1);
-	dev = uvfio_dev_create(&ids, UVFIO_PCI_CFG_SIZE, NULL, NULL, NULL);
-	if (!dev || uvfio_dev_set_migration(dev, &ops, NULL) ||
-	    uvfio_dev_attach_fd(dev, sv[0]))
-		exit(1);
-	pthread_create(&dt, NULL, bench_dev_main, dev);
-	c = uvfio_client_attach_fd(sv[1], NULL);
-	if (!c)
-		exit(1);
+	c = start_dev(&ops, sv, &dev, &dt);
 
 	uint64_t ps = 4096;
 
@@ -365,7 +365,6 @@ static void report(void)
 	       o / f);
 	free(bitmap);
 	free(copy);
-	free(msg);
 }
 
 int main(int argc, char **argv)
