@@ -113,8 +113,6 @@ int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		r = handlers[msg->hdr.cmd](dev, msg);
 		dev->in_handler = false;
 	}
-	if (msg->hdr.cmd == VFIO_USER_DEVICE_SET_IRQS && r >= 0 && dev->mig)
-		mig_irq_wired(dev);
 	if (r < 0)
 		r = reply_err(dev, &msg->hdr, r);
 	else if (r == 0)

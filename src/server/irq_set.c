@@ -277,7 +277,7 @@ static int single_trigger(struct irq_index *q, struct set_req *r)
 	}
 }
 
-int handle_set_irqs(struct uvfio_dev *dev, struct uvfio_msg *msg)
+static int set_irqs(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct set_req r = { .msg = msg };
 	struct irq_index *q;
@@ -303,4 +303,14 @@ int handle_set_irqs(struct uvfio_dev *dev, struct uvfio_msg *msg)
 			return -ENOTTY;
 		return single_trigger(q, &r);
 	}
+}
+
+int handle_set_irqs(struct uvfio_dev *dev, struct uvfio_msg *msg)
+{
+	int err = set_irqs(dev, msg);
+
+	/* Interrupts migrated in pending go out once their vector is wired. */
+	if (err >= 0)
+		mig_irq_wired(dev);
+	return err;
 }

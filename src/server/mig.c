@@ -360,11 +360,6 @@ void uvfio_dma_mark_dirty(struct uvfio_dev *dev, uint64_t iova,
 		dirty_mark(dev, iova, len);
 }
 
-void mig_dma_exit_slow(struct uvfio_dev *dev)
-{
-	mig_dma_exit(dev);
-}
-
 void mig_dma_idle(struct uvfio_dev *dev)
 {
 	struct mig *m = dev->mig;

@@ -213,9 +213,6 @@ int dev_send(struct uvfio_dev *dev, const struct vfio_user_header *h,
 int s2c_check_reply(struct uvfio_dev *dev, struct s2c_req *rq,
 		    const struct uvfio_msg *rep);
 
-void mig_dma_exit_slow(struct uvfio_dev *dev);
-void mig_dma_idle(struct uvfio_dev *dev);
-
 /* mig.c: DEVICE_FEATURE, MIG_DATA_READ/WRITE, and the DMA gate. */
 int handle_feature(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_mig_data_read(struct uvfio_dev *dev, struct uvfio_msg *msg);
@@ -229,11 +226,20 @@ void mig_irq_wired(struct uvfio_dev *dev);
  */
 void mig_reset(struct uvfio_dev *dev, bool client_lost);
 void mig_free(struct uvfio_dev *dev);
+/* The last DMA reference went while an arc waits for that. */
+void mig_dma_idle(struct uvfio_dev *dev);
 /*
  * Every uvfio_dma_get() (until its put) and uvfio_dma_read/write (for
  * its duration) is counted: 0, or -EBUSY when the migration state
  * forbids starting DMA.  exit only after a successful enter.
  */
+static inline void mig_dma_exit(struct uvfio_dev *dev)
+{
+	if (atomic_fetch_sub(&dev->dma_active, 1) == 1 &&
+	    __builtin_expect(atomic_load(&dev->dma_blocked), 0))
+		mig_dma_idle(dev);
+}
+
 extern __thread unsigned int mig_dma_txn;
 
 static inline int mig_dma_enter(struct uvfio_dev *dev)
@@ -242,17 +248,10 @@ static inline int mig_dma_enter(struct uvfio_dev *dev)
 	/* Inside uvfio_dma_begin(): the arc waits for the whole of it. */
 	if (__builtin_expect(atomic_load(&dev->dma_blocked), 0) &&
 	    !mig_dma_txn) {
-		mig_dma_exit_slow(dev);
+		mig_dma_exit(dev);
 		return -EBUSY;
 	}
 	return 0;
-}
-
-static inline void mig_dma_exit(struct uvfio_dev *dev)
-{
-	if (atomic_fetch_sub(&dev->dma_active, 1) == 1 &&
-	    __builtin_expect(atomic_load(&dev->dma_blocked), 0))
-		mig_dma_idle(dev);
 }
 
 /* work.c */
