@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A B+tree of disjoint ranges [start, last] keyed by start, each with a
+ * value pointer and one word of caller data stored inline, so a lookup
+ * touches only tree nodes.  Both sides keep their DMA windows in one.
+ *
+ * Changes copy the nodes they touch and publish them with one pointer
+ * store, so lookups may run without a lock, concurrently with one
+ * writer: a node a change replaced is not freed but kept on the tree's
+ * retired list until the caller knows no lookup can still be in it and
+ * calls itree_reclaim().  A caller whose lookups hold the writer's lock
+ * calls itree_reclaim() right after each change.
+ *
+ * Insert and remove are O(log n) (a leaf copy, plus its parents when a
+ * node splits or empties); a lookup is a branch-free search of each level.
+ */
+#ifndef UVFIO_PROTO_ITREE_H
+#define UVFIO_PROTO_ITREE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ITREE_FANOUT 16
+
+struct itree_node;
+
+struct itree {
+	_Atomic(struct itree_node *) root;      /* NULL: empty */
+	size_t n;                               /* ranges */
+	struct itree_node *retired;             /* replaced, not yet freed */
+	size_t nretired;
+	struct itree_node *pool;                /* spare nodes */
+	size_t npool;
+};
+
+/* What a lookup finds: a copy, valid while the range is not removed. */
+struct itree_hit {
+	uint64_t start;
+	uint64_t last;
+	void *val;
+	uintptr_t data;
+};
+
+void itree_init(struct itree *t);
+/* Frees every node, retired ones too; calls fn on each value, if given. */
+void itree_destroy(struct itree *t, void (*fn)(void *val, uintptr_t data));
+
+/*
+ * The range holding addr: 1 and *hit filled in, or 0.  Lock-free (see
+ * above); the caller checks that a longer access ends by hit->last.
+ */
+int itree_find(const struct itree *t, uint64_t addr, struct itree_hit *hit);
+
+/*
+ * 0, -EEXIST when [start, last] overlaps a range already in the tree,
+ * -EINVAL when last < start, or -ENOMEM; a failed insert changes nothing.
+ */
+int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
+		 uintptr_t data);
+
+/* 0 when [start, last] would insert, else -EEXIST or -EINVAL. */
+int itree_check(const struct itree *t, uint64_t start, uint64_t last);
+
+/*
+ * Removes the range starting at start and ending at last: 0 and *hit
+ * filled in (if given), or -ENOENT when no range has exactly those
+ * bounds.  A removal takes one spare node, which every insert and
+ * itree_reclaim() leave in reserve: it allocates (and may fail with
+ * -ENOMEM, changing nothing) only after removals without a reclaim.
+ */
+int itree_remove(struct itree *t, uint64_t start, uint64_t last,
+		 struct itree_hit *hit);
+
+/* Empties the tree; its nodes are retired. Values are not looked at. */
+void itree_clear(struct itree *t);
+
+/*
+ * Calls fn on each range in ascending order until fn returns non-zero,
+ * which is then returned.  Under the writer's lock only.
+ */
+int itree_walk(const struct itree *t,
+	       int (*fn)(const struct itree_hit *hit, void *arg), void *arg);
+
+/* Frees the retired nodes: no lookup may be in one any longer. */
+void itree_reclaim(struct itree *t);
+
+#endif
