@@ -1,168 +1,95 @@
 // SPDX-License-Identifier: MIT
 /*
- * The DMA window table: windows sorted by IOVA in an array, found by
- * binary search.  Device threads look windows up under a read lock and
- * hold a reference while they use the memory; the dispatch thread takes
- * the write lock to change the table, and an unmap waits for the last
- * reference to go before the memory is unmapped.
+ * The DMA window table: an itree of windows by IOVA, the window and its
+ * rights in the value, its host address in the data, so a lookup reads
+ * tree nodes only.  Device threads look windows up without a lock and
+ * hold them in their thread's slot (dma_ref.h); the dispatch thread
+ * changes the table under its lock, and an unmap waits for every holder
+ * of the window to let go before it replies.  Each thread remembers the
+ * last window it found, valid until the table's next removal.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/vfs.h>
-#include <linux/magic.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dirty.h"
+#include "dma_ref.h"
 #include "priv.h"
+
+/* The tree's value: the window, its UVFIO_DMA_* rights in the low bits. */
+#define VAL_PROT ((uintptr_t)3)
+/* Nodes a map may leave retired before a grace period frees them. */
+#define RETIRED_MAX 256
+
+static atomic_uint_fast64_t gen_source;
+
+static uint64_t new_gen(void)
+{
+	return atomic_fetch_add(&gen_source, 1) + 1;
+}
+
+struct dma_hint {
+	const struct dma_table *t;
+	uint64_t gen;
+	uint64_t start;
+	uint64_t last;
+	uintptr_t val;
+	uint8_t *vaddr;
+};
+
+static __thread struct dma_hint hint
+	__attribute__((tls_model("initial-exec")));
 
 int dma_init(struct dma_table *t, uint32_t max, uint64_t limit)
 {
 	memset(t, 0, sizeof(*t));
+	itree_init(&t->tree);
+	atomic_init(&t->gen, new_gen());
 	t->max = max;
 	t->limit = limit;
-	if (pthread_rwlock_init(&t->lock, NULL))
+	if (pthread_mutex_init(&t->lock, NULL))
 		return -ENOMEM;
-	pthread_mutex_init(&t->wait_lock, NULL);
-	pthread_cond_init(&t->released, NULL);
 	return 0;
 }
 
 void dma_fini(struct dma_table *t)
 {
 	dma_unmap_all(t);
-	free(t->w);
-	pthread_rwlock_destroy(&t->lock);
-	pthread_mutex_destroy(&t->wait_lock);
-	pthread_cond_destroy(&t->released);
+	itree_destroy(&t->tree, NULL);
+	dma_files_fini(t);
+	pthread_mutex_destroy(&t->lock);
 }
 
-/* Index of the first window whose end is above iova. */
-static uint32_t lower_bound(const struct dma_table *t, uint64_t iova)
+static bool window_busy(void *arg)
 {
-	uint32_t lo = 0, hi = t->n;
+	struct dma_window *w = arg;
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const struct dma_window *w = t->w[mid];
-
-		if (w->iova + w->size <= iova)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return atomic_load(&w->refs) || dma_ref_held(w, NULL);
 }
 
-static struct dma_window *find(const struct dma_table *t, uint64_t iova,
-			       uint64_t len)
-{
-	uint32_t i = lower_bound(t, iova);
-	struct dma_window *w;
-
-	if (i == t->n)
-		return NULL;
-	w = t->w[i];
-	if (iova < w->iova || len > w->size - (iova - w->iova))
-		return NULL;
-	return w;
-}
-
+/*
+ * w is out of the tree (and its removal published): once every thread
+ * that could have found it lets go, it and its memory go.
+ */
 static void window_free(struct dma_table *t, struct dma_window *w)
 {
-	pthread_mutex_lock(&t->wait_lock);
-	atomic_fetch_add(&t->waiters, 1);
-	while (atomic_load(&w->refs))
-		pthread_cond_wait(&t->released, &t->wait_lock);
-	atomic_fetch_sub(&t->waiters, 1);
-	pthread_mutex_unlock(&t->wait_lock);
+	while (window_busy(w))
+		dma_ref_sleep(window_busy, w, 10);
 	if (w->map)
-		munmap(w->map, w->map_len);
-	if (w->fd >= 0)
-		close(w->fd);
+		dma_file_unmap(t, w->map);
 	free(w);
 }
 
-/*
- * What a mapping of fd must be aligned to: the huge page size on
- * hugetlbfs (QEMU maps guest RAM windows such as [0xc0000, 512 MiB) of a
- * file there), the page size elsewhere.
- */
-static uint64_t file_align(int fd)
+static void unlink_window(struct dma_table *t, struct dma_window *w)
 {
-	struct statfs sf;
-	long pg = sysconf(_SC_PAGESIZE);
-
-	if (!fstatfs(fd, &sf) && sf.f_type == HUGETLBFS_MAGIC &&
-	    sf.f_bsize > pg && !(sf.f_bsize & (sf.f_bsize - 1)))
-		return (uint64_t)sf.f_bsize;
-	return (uint64_t)pg;
-}
-
-/* Maps [offset, offset + size) of fd into w, aligned as the file needs. */
-static int map_window(struct dma_window *w, int fd, uint64_t offset,
-		      int prot)
-{
-	uint64_t align = file_align(fd);
-	uint64_t start = offset & ~(align - 1);
-	uint64_t len = (offset - start + w->size + align - 1) & ~(align - 1);
-
-	if (len < w->size || len > SIZE_MAX)
-		return -EINVAL;
-	w->map = mmap(NULL, (size_t)len, prot, MAP_SHARED, fd, (off_t)start);
-	if (w->map == MAP_FAILED) {
-		w->map = NULL;
-		return -errno;
-	}
-	w->map_len = (size_t)len;
-	w->vaddr = (uint8_t *)w->map + (offset - start);
-	return 0;
-}
-
-/* The window must lie inside a regular file. */
-static int check_fd(int fd, uint64_t offset, uint64_t size)
-{
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if (offset > (uint64_t)st.st_size ||
-	    size > (uint64_t)st.st_size - offset)
-		return -EINVAL;
-	return 0;
-}
-
-/*
- * Touching a page past the end of a file raises SIGBUS, so a window's
- * file must not be able to shrink under the device: it must be sealed
- * against shrinking (the server adds the seal itself where the client
- * left sealing open) unless the device was told to trust its client.
- */
-static int seal_fd(struct uvfio_dev *dev, int fd)
-{
-	int seals = fcntl(fd, F_GET_SEALS);
-
-	if (seals >= 0 && (seals & F_SEAL_SHRINK))
-		return 0;
-	if (seals >= 0 && !(seals & F_SEAL_SEAL) &&
-	    !fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
-		return 0;
-	if (dev->opts.allow_unsealed_dma)
-		return 0;
-	dev_log(dev, EPERM,
-		"DMA_MAP refused: the client's file cannot be sealed against "
-		"shrinking (%s); a device accepts such files (hugetlbfs or "
-		"disk-backed guest RAM) only with allow_unsealed_dma, for a "
-		"client it trusts",
-		seals < 0 ? "its file system has no seals" :
-			    "its seals are closed: a file opened by path, or a "
-			    "memfd sealed without F_SEAL_SHRINK");
-	return -EPERM;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		t->all = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
 }
 
 int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
@@ -172,7 +99,7 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	struct dma_window *w;
 	uint64_t pg = dev->caps.pgsizes & -dev->caps.pgsizes;
 	int prot = 0, err, fd = msg->nfds ? msg->fds[0] : -1;
-	uint32_t i;
+	bool took = false;
 
 	if (msg->size != sizeof(m))
 		return -EINVAL;
@@ -187,100 +114,102 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		prot |= PROT_READ;
 	if (m.flags & VFIO_USER_F_DMA_REGION_WRITE)
 		prot |= PROT_WRITE;
-	if (fd >= 0) {
-		err = check_fd(fd, m.offset, m.size);
-		if (err)
-			return err;
-	}
+	pthread_mutex_lock(&t->lock);
 	/* Checks come first so that a failed map changes nothing. */
-	i = lower_bound(t, m.addr);
-	if (i < t->n && t->w[i]->iova < m.addr + m.size)
-		return -EEXIST;
-	if (t->n >= t->max)
-		return -ENOSPC;
+	err = itree_check(&t->tree, m.addr, m.addr + m.size - 1);
+	if (err)
+		goto out;
+	if (t->tree.n >= t->max) {
+		dev_log(dev, ENOSPC,
+			"DMA_MAP refused: %u windows are mapped, the most this "
+			"device announced (max_dma_maps)",
+			t->max);
+		err = -ENOSPC;
+		goto out;
+	}
 	if (fd >= 0 && t->limit &&
-	    (m.size > t->limit || t->bytes > t->limit - m.size))
-		return -ENOMEM;
-	if (t->n == t->cap) {
-		/* Device threads read the array: it moves under the lock. */
-		uint32_t cap = t->cap ? t->cap * 2 : 16;
-		struct dma_window **nw;
-
-		pthread_rwlock_wrlock(&t->lock);
-		nw = realloc(t->w, cap * sizeof(*nw));
-		if (nw) {
-			t->w = nw;
-			t->cap = cap;
-		}
-		pthread_rwlock_unlock(&t->lock);
-		if (!nw)
-			return -ENOMEM;
+	    (m.size > t->limit || atomic_load(&t->bytes) > t->limit - m.size)) {
+		dev_log(dev, ENOMEM,
+			"DMA_MAP refused: %llu bytes more would pass the "
+			"device's cap on mapped DMA memory (dma_limit %llu)",
+			(unsigned long long)m.size,
+			(unsigned long long)t->limit);
+		err = -ENOMEM;
+		goto out;
 	}
-	if (fd >= 0) {
-		/* The one change to the client's file, once all else passed. */
-		err = seal_fd(dev, fd);
-		if (err)
-			return err;
-	}
+	err = -ENOMEM;
 	w = calloc(1, sizeof(*w));
 	if (!w)
-		return -ENOMEM;
+		goto out;
 	w->iova = m.addr;
 	w->size = m.size;
-	w->fd = -1;
 	w->prot = (m.flags & VFIO_USER_F_DMA_REGION_READ ? UVFIO_DMA_READ : 0) |
 		  (m.flags & VFIO_USER_F_DMA_REGION_WRITE ? UVFIO_DMA_WRITE : 0);
+	/* A window without rights still maps, but is never touched. */
 	if (fd >= 0) {
-		/* A window without rights still maps, but is never touched. */
-		err = map_window(w, fd, m.offset, prot ? prot : PROT_NONE);
+		err = dma_file_map(dev, t, fd, m.offset, m.size,
+				   prot ? prot : PROT_NONE, &w->map, &w->vaddr,
+				   &took);
 		if (err) {
 			free(w);
-			return err;
+			goto out;
 		}
-		w->fd = fd;
-		msg->fds[0] = -1;
 	}
-	pthread_rwlock_wrlock(&t->lock);
-	memmove(&t->w[i + 1], &t->w[i], (t->n - i) * sizeof(*t->w));
-	t->w[i] = w;
-	t->n++;
+	err = itree_insert(&t->tree, m.addr, m.addr + m.size - 1,
+			   (void *)((uintptr_t)w | w->prot),
+			   (uintptr_t)w->vaddr);
+	if (err) {
+		if (w->map) {
+			if (took)
+				msg->fds[0] = -1;       /* the table closes it */
+			dma_file_unmap(t, w->map);
+		}
+		free(w);
+		goto out;
+	}
+	if (took)
+		msg->fds[0] = -1;
+	w->next = t->all;
+	if (t->all)
+		t->all->prev = w;
+	t->all = w;
+	atomic_store(&t->n, (uint32_t)t->tree.n);
 	if (w->vaddr)
-		t->bytes += w->size;
-	pthread_rwlock_unlock(&t->lock);
-	return 0;
-}
-
-static void remove_at(struct dma_table *t, uint32_t i)
-{
-	if (t->w[i]->vaddr)
-		t->bytes -= t->w[i]->size;
-	memmove(&t->w[i], &t->w[i + 1], (t->n - i - 1) * sizeof(*t->w));
-	t->n--;
+		atomic_fetch_add(&t->bytes, w->size);
+	if (t->tree.nretired >= RETIRED_MAX) {
+		dma_grace_period();
+		itree_reclaim(&t->tree);
+	}
+out:
+	pthread_mutex_unlock(&t->lock);
+	return err;
 }
 
 void dma_unmap_all(struct dma_table *t)
 {
-	struct dma_window **old;
-	uint32_t n;
+	struct dma_window *w;
 
-	pthread_rwlock_wrlock(&t->lock);
-	old = t->w;
-	n = t->n;
-	t->w = NULL;
-	t->n = t->cap = 0;
-	t->bytes = 0;
-	pthread_rwlock_unlock(&t->lock);
-	for (uint32_t i = 0; i < n; i++)
-		window_free(t, old[i]);
-	free(old);
+	pthread_mutex_lock(&t->lock);
+	itree_clear(&t->tree);
+	atomic_store(&t->gen, new_gen());
+	atomic_store(&t->n, 0);
+	atomic_store(&t->bytes, 0);
+	dma_ref_wait_begin();
+	itree_reclaim(&t->tree);
+	while ((w = t->all)) {
+		unlink_window(t, w);
+		window_free(t, w);
+	}
+	dma_ref_wait_end();
+	pthread_mutex_unlock(&t->lock);
 }
 
 int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct dma_table *t = &dev->dma;
 	struct vfio_user_dma_unmap u;
+	struct itree_hit hit;
 	struct dma_window *w;
-	uint32_t i;
 
 	if (msg->size != sizeof(u))
 		return -EINVAL;
@@ -297,63 +226,130 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		return -ENOTSUP;
 	if (u.flags)
 		return -EINVAL;
-	pthread_rwlock_wrlock(&t->lock);
-	i = lower_bound(t, u.addr);
-	if (i == t->n || t->w[i]->iova != u.addr || t->w[i]->size != u.size) {
-		pthread_rwlock_unlock(&t->lock);
+	if (!u.size || u.addr + u.size - 1 < u.addr)
+		return -ENOENT;
+	pthread_mutex_lock(&t->lock);
+	if (itree_remove(&t->tree, u.addr, u.addr + u.size - 1, &hit)) {
+		pthread_mutex_unlock(&t->lock);
 		return -ENOENT;
 	}
-	w = t->w[i];
-	remove_at(t, i);
-	pthread_rwlock_unlock(&t->lock);
+	w = (struct dma_window *)((uintptr_t)hit.val & ~VAL_PROT);
+	atomic_store(&t->gen, new_gen());
+	atomic_store(&t->n, (uint32_t)t->tree.n);
+	if (w->vaddr)
+		atomic_fetch_sub(&t->bytes, w->size);
+	unlink_window(t, w);
 	/* The spec: every reference is gone before the reply. */
+	dma_ref_wait_begin();
+	itree_reclaim(&t->tree);
 	window_free(t, w);
+	dma_ref_wait_end();
+	pthread_mutex_unlock(&t->lock);
 	return reply(dev, &msg->hdr, &u, sizeof(u), NULL, 0) ?: 1;
 }
 
 /*
- * A reference on the window holding [iova, iova + len), allowing access.
- * Dirty logging is keyed by IOVA, not by window: unmapping a window
- * never clears the marks of what was written through it, so pages
- * written before an unmap during logging are still reported.
+ * The window holding [iova, iova + len), len > 0, allowing access, in
+ * a lookup section.  Dirty logging is keyed by IOVA, not by window:
+ * unmapping a window never clears the marks of what was written through
+ * it, so pages written before an unmap during logging are still
+ * reported.
  */
-static int window_get(struct dma_table *t, uint64_t iova, size_t len,
-		      uint32_t access, struct dma_window **wp)
+static int lookup(const struct dma_table *t, uint64_t iova, size_t len,
+		  uint32_t access, struct dma_window **wp, uint8_t **ptr)
+{
+	struct dma_hint *h = &hint;
+	uint64_t g = atomic_load_explicit(&t->gen, memory_order_acquire);
+	uint64_t end = iova + len - 1;
+
+	if (h->t != t || h->gen != g || iova < h->start || end > h->last) {
+		struct itree_hit hit;
+
+		if (!itree_find(&t->tree, iova, &hit) || end > hit.last)
+			return -ENOENT;
+		h->t = t;
+		h->gen = g;
+		h->start = hit.start;
+		h->last = hit.last;
+		h->val = (uintptr_t)hit.val;
+		h->vaddr = (uint8_t *)hit.data;
+	}
+	if ((h->val & access) != access)
+		return -EACCES;
+	if (!h->vaddr)
+		return -EFAULT;
+	*wp = (struct dma_window *)(h->val & ~VAL_PROT);
+	*ptr = h->vaddr + (iova - h->start);
+	return 0;
+}
+
+/* ref->window: the slot entry, or the window (REF_COUNTED); tags. */
+#define REF_WR ((uintptr_t)1)
+#define REF_COUNTED ((uintptr_t)2)
+
+/*
+ * A reference on the window: an entry of this thread's slot, or when
+ * they are all taken, the window's count.  Returns the tagged handle.
+ */
+static int window_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
+		      uint32_t access, bool gate, uintptr_t *handle,
+		      uint8_t **ptr)
+{
+	struct dma_slot *s = dma_section_enter();
+	struct dma_window *w;
+	struct dma_held *held;
+	int err;
+
+	if (gate &&
+	    __builtin_expect(atomic_load_explicit(&dev->dma_blocked,
+						  memory_order_relaxed),
+			     0) &&
+	    !mig_dma_txn) {
+		dma_section_exit(s);
+		return -EBUSY;
+	}
+	err = lookup(&dev->dma, iova, len, access, &w, ptr);
+	if (err) {
+		dma_section_exit(s);
+		return err;
+	}
+	held = dma_hold(s, w, &dev->dma);
+	if (__builtin_expect(held != NULL, 1)) {
+		*handle = (uintptr_t)held;
+	} else {
+		atomic_fetch_add(&w->refs, 1);
+		/* Counted in the migration gate like a transfer. */
+		atomic_fetch_add(&dev->dma_active, 1);
+		*handle = (uintptr_t)w | REF_COUNTED;
+	}
+	dma_section_exit(s);
+	return 0;
+}
+
+static struct dma_window *window_of(uintptr_t handle)
+{
+	if (handle & REF_COUNTED)
+		return (struct dma_window *)(handle & ~(REF_WR | REF_COUNTED));
+	return atomic_load_explicit(
+		&((struct dma_held *)(handle & ~REF_WR))->w,
+		memory_order_relaxed);
+}
+
+static void window_put(struct uvfio_dev *dev, uintptr_t handle)
 {
 	struct dma_window *w;
-	int err = 0;
 
-	pthread_rwlock_rdlock(&t->lock);
-	w = find(t, iova, len);
-	if (!w)
-		err = -ENOENT;
-	else if ((w->prot & access) != access)
-		err = -EACCES;
-	else if (!w->vaddr)
-		err = -EFAULT;
-	else
-		atomic_fetch_add(&w->refs, 1);
-	pthread_rwlock_unlock(&t->lock);
-	*wp = w;
-	return err;
-}
-
-static void window_put(struct dma_table *t, struct dma_window *w)
-{
-	/*
-	 * The window may be freed the moment refs reaches 0, so only the
-	 * table is looked at after that.  An unmap counts itself in waiters
-	 * before it reads refs: one of the two sees the other.
-	 */
-	if (atomic_fetch_sub(&w->refs, 1) == 1 && atomic_load(&t->waiters)) {
-		pthread_mutex_lock(&t->wait_lock);
-		pthread_cond_broadcast(&t->released);
-		pthread_mutex_unlock(&t->wait_lock);
+	if (!(handle & REF_COUNTED)) {
+		dma_unhold((struct dma_held *)(handle & ~REF_WR));
+		return;
 	}
+	w = window_of(handle);
+	/* w may go the moment refs reaches 0: not looked at after. */
+	if (atomic_fetch_sub(&w->refs, 1) == 1 &&
+	    atomic_load(&dma_ref_waiters))
+		dma_ref_wake();
+	mig_dma_exit(dev);
 }
-
-/* ref->window, tagged in bit 0 when the reference allows writes. */
-#define REF_WR ((uintptr_t)1)
 
 /*
  * Every reference counts in the migration DMA gate until its put.  A
@@ -363,38 +359,37 @@ static void window_put(struct dma_table *t, struct dma_window *w)
 int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 		  uint32_t access, struct uvfio_dma_ref *ref)
 {
-	struct dma_window *w;
+	uintptr_t handle;
+	uint8_t *ptr;
 	int err;
 
 	if (!len || iova + len < iova || !access ||
 	    access & ~(UVFIO_DMA_READ | UVFIO_DMA_WRITE))
 		return -EINVAL;
-	if (mig_dma_enter(dev))
-		return -EBUSY;
-	err = window_get(&dev->dma, iova, len, access, &w);
-	if (err) {
-		mig_dma_exit(dev);
+	err = window_get(dev, iova, len, access, true, &handle, &ptr);
+	if (err)
 		return err;
-	}
-	if (access & UVFIO_DMA_WRITE)
+	if (access & UVFIO_DMA_WRITE) {
 		dirty_mark(dev, iova, len);
-	ref->ptr = (uint8_t *)w->vaddr + (iova - w->iova);
+		handle |= REF_WR;
+	}
+	ref->ptr = ptr;
 	ref->len = len;
-	ref->window = (void *)((uintptr_t)w |
-			       (access & UVFIO_DMA_WRITE ? REF_WR : 0));
+	ref->window = (void *)handle;
 	return 0;
 }
 
 void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 {
-	uintptr_t tag = (uintptr_t)ref->window;
-	struct dma_window *w = (struct dma_window *)(tag & ~REF_WR);
+	uintptr_t handle = (uintptr_t)ref->window;
 
-	if (!w)
+	if (!handle)
 		return;
 	ref->window = NULL;
-	if (tag & REF_WR) {
+	if ((handle & REF_WR) &&
+	    atomic_load_explicit(&dev->dirty_on, memory_order_relaxed)) {
 		/* Before the window can go: an unmap then waits for it. */
+		struct dma_window *w = window_of(handle);
 		uintptr_t p = (uintptr_t)ref->ptr;
 		uintptr_t base = (uintptr_t)w->vaddr;
 
@@ -404,24 +399,24 @@ void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 		else    /* The device moved ptr: the whole window, then. */
 			dirty_mark(dev, w->iova, w->size);
 	}
-	window_put(&dev->dma, w);
-	mig_dma_exit(dev);
+	window_put(dev, handle);
 }
 
 int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
 	     bool wr)
 {
-	struct dma_window *w;
+	uintptr_t handle;
 	uint8_t *p;
 	int err;
 
-	if (iova + len < iova)
+	if (!len || iova + len < iova)
 		return -EINVAL;
-	err = window_get(&dev->dma, iova, len,
-			 wr ? UVFIO_DMA_WRITE : UVFIO_DMA_READ, &w);
+	/* The caller has passed the gate. */
+	err = window_get(dev, iova, len,
+			 wr ? UVFIO_DMA_WRITE : UVFIO_DMA_READ, false, &handle,
+			 &p);
 	if (err)
 		return err;
-	p = (uint8_t *)w->vaddr + (iova - w->iova);
 	if (wr) {
 		memcpy(p, buf, len);
 		/* After the data: whoever takes the bit sees it. */
@@ -429,18 +424,16 @@ int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
 	} else {
 		memcpy(buf, p, len);
 	}
-	window_put(&dev->dma, w);
+	window_put(dev, handle);
 	return 0;
 }
 
 int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,
 		    uint64_t *bytes)
 {
-	pthread_rwlock_rdlock(&dev->dma.lock);
 	if (windows)
-		*windows = dev->dma.n;
+		*windows = atomic_load(&dev->dma.n);
 	if (bytes)
-		*bytes = dev->dma.bytes;
-	pthread_rwlock_unlock(&dev->dma.lock);
+		*bytes = atomic_load(&dev->dma.bytes);
 	return 0;
 }

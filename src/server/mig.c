@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "dirty.h"
+#include "dma_ref.h"
 #include "irq.h"
 #include "mig_fsm.h"
 #include "proto/crc32c.h"
@@ -72,8 +73,6 @@ struct mig {
 	/* Interrupts held pending in the source, to deliver once wired. */
 	struct held_irq *held;
 	uint32_t nheld;
-	pthread_mutex_t lock;   /* with idle: DMA references drained */
-	pthread_cond_t idle;
 };
 
 /* Buffers */
@@ -362,13 +361,8 @@ void uvfio_dma_mark_dirty(struct uvfio_dev *dev, uint64_t iova,
 
 void mig_dma_idle(struct uvfio_dev *dev)
 {
-	struct mig *m = dev->mig;
-
-	if (!m)
-		return;
-	pthread_mutex_lock(&m->lock);
-	pthread_cond_broadcast(&m->idle);
-	pthread_mutex_unlock(&m->lock);
+	(void)dev;
+	dma_ref_wake();
 }
 
 /*
@@ -397,30 +391,32 @@ static void take_replies(struct uvfio_dev *dev)
 	dev->chan.nest--;
 }
 
+static bool dma_busy(void *arg)
+{
+	struct uvfio_dev *dev = arg;
+
+	return atomic_load(&dev->dma_active) ||
+	       dma_ref_held(NULL, &dev->dma);
+}
+
 /* New DMA is refused from here on; waits for what is under way. */
 static int dma_drain(struct uvfio_dev *dev)
 {
-	struct mig *m = dev->mig;
-	struct timespec t;
-	int waited = 0;
+	int waited = 0, err = 0;
 
 	atomic_store(&dev->dma_blocked, true);
-	while (atomic_load(&dev->dma_active)) {
-		if (waited++ >= DMA_IDLE_TIMEOUT_MS)
-			return -ETIMEDOUT;
-		take_replies(dev);
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += 1000000;
-		if (t.tv_nsec >= 1000000000) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000;
+	/* Every get that missed the flag now holds its entry. */
+	dma_ref_wait_begin();
+	while (dma_busy(dev)) {
+		if (waited++ >= DMA_IDLE_TIMEOUT_MS) {
+			err = -ETIMEDOUT;
+			break;
 		}
-		pthread_mutex_lock(&m->lock);
-		if (atomic_load(&dev->dma_active))
-			pthread_cond_timedwait(&m->idle, &m->lock, &t);
-		pthread_mutex_unlock(&m->lock);
+		take_replies(dev);
+		dma_ref_sleep(dma_busy, dev, 1);
 	}
-	return 0;
+	dma_ref_wait_end();
+	return err;
 }
 
 /* Interrupts */
@@ -1004,8 +1000,6 @@ int uvfio_dev_set_migration(struct uvfio_dev *dev,
 	m->priv = priv;
 	m->state = VFIO_DEVICE_STATE_RUNNING;
 	m->level = LV_RUNNING;
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->idle, NULL);
 	dev->mig = m;
 	return 0;
 }
@@ -1025,8 +1019,6 @@ void mig_free(struct uvfio_dev *dev)
 	buf_clear(&m->out);
 	buf_clear(&m->in);
 	free(m->held);
-	pthread_cond_destroy(&m->idle);
-	pthread_mutex_destroy(&m->lock);
 	free(m);
 	dev->mig = NULL;
 }

@@ -12,6 +12,7 @@
 #include <uvfio/server.h>
 
 #include "proto/chan.h"
+#include "proto/itree.h"
 #include "proto/wire.h"
 
 struct region {
@@ -40,28 +41,41 @@ struct irq_index {
 	struct irq_vec *vec;
 };
 
+struct dma_map;                         /* dma_file.c */
+
 struct dma_window {
 	uint64_t iova;
 	uint64_t size;
 	uint32_t prot;          /* UVFIO_DMA_READ | UVFIO_DMA_WRITE */
 	void *vaddr;            /* NULL: no fd, in-band access only */
-	void *map;              /* the mapping vaddr lies in */
-	size_t map_len;
-	int fd;
+	struct dma_map *map;    /* the file mapping vaddr lies in */
+	/* References that found no free entry in their thread's slot. */
 	atomic_uint refs;
+	struct dma_window *prev, *next; /* every window of the table */
 };
 
+/* Files kept open for windows, by device and inode (dma_file.c). */
+struct dma_files {
+	struct dma_file **b;
+	size_t nbuckets;
+	size_t nfiles;
+};
+
+/*
+ * The window table.  Lookups take no lock (dma_ref.h); changes hold
+ * lock, which only the dispatch thread and teardown take.
+ */
 struct dma_table {
-	pthread_rwlock_t lock;
-	struct dma_window **w;  /* sorted by iova, never overlapping */
-	uint32_t n;
-	uint32_t cap;
-	uint64_t bytes;         /* mapped with an fd */
+	struct itree tree;      /* iova -> window | prot, vaddr */
+	_Atomic uint64_t gen;   /* new at each removal: lookup hints */
+	pthread_mutex_t lock;
+	struct dma_window *all;
+	_Atomic uint32_t n;
+	_Atomic uint64_t bytes; /* mapped with an fd */
 	uint64_t limit;         /* 0: none */
 	uint32_t max;
-	pthread_mutex_t wait_lock;
-	pthread_cond_t released;
-	atomic_uint waiters;    /* unmaps waiting for refs to drop */
+	struct dma_files files;
+	uint32_t nmaps;
 };
 
 /* A device-to-client request waiting for its reply (s2c.c). */
@@ -181,6 +195,22 @@ void dma_fini(struct dma_table *t);
 int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg);
 void dma_unmap_all(struct dma_table *t);
+
+/*
+ * dma_file.c: the mapping of [offset, offset + size) of fd's file with
+ * prot, shared with the table's other windows of that file.  *took_fd
+ * when the table keeps fd (a file it did not have), else the caller
+ * closes it.  Errors: -EINVAL (not a regular file, or the range is not
+ * inside it), -EPERM (cannot be sealed), -EMFILE (the fd limit), -ENOMEM
+ * (memory, address space, mapping count), or mmap's.  The caller holds
+ * the table's lock.
+ */
+int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
+		 uint64_t offset, uint64_t size, int prot,
+		 struct dma_map **mp, void **vaddr, bool *took_fd);
+/* A window of m went: the mapping and file go with their last one. */
+void dma_file_unmap(struct dma_table *t, struct dma_map *m);
+void dma_files_fini(struct dma_table *t);
 
 /* s2c.c */
 void s2c_init(struct uvfio_dev *dev);

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+/* The per-thread DMA reference slots of dma_ref.h. */
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dma_ref.h"
+
+__thread struct dma_slot *dma_my_slot
+	__attribute__((tls_model("initial-exec")));
+bool dma_ref_fence;
+atomic_uint dma_ref_waiters;
+
+static _Atomic(struct dma_slot *) slots;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t slot_key;
+static bool use_membarrier;
+static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t released;
+
+/* A thread that ends gives its slot to the next; its entries stay. */
+static void slot_release(void *p)
+{
+	struct dma_slot *s = p;
+
+	dma_my_slot = NULL;
+	atomic_store_explicit(&s->owned, false, memory_order_release);
+}
+
+static void setup(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&released, &a);
+	pthread_condattr_destroy(&a);
+	pthread_key_create(&slot_key, slot_release);
+	use_membarrier =
+		syscall(__NR_membarrier,
+			MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	dma_ref_fence = !use_membarrier;
+}
+
+struct dma_slot *dma_slot_register(void)
+{
+	struct dma_slot *s, *head;
+
+	pthread_once(&once, setup);
+	for (s = atomic_load(&slots); s; s = s->next) {
+		bool no = false;
+
+		if (atomic_compare_exchange_strong(&s->owned, &no, true))
+			goto got;
+	}
+	s = aligned_alloc(64, sizeof(*s));
+	if (!s)
+		abort();        /* 1 KiB once per thread */
+	memset(s, 0, sizeof(*s));
+	atomic_store(&s->owned, true);
+	head = atomic_load(&slots);
+	do
+		s->next = head;
+	while (!atomic_compare_exchange_weak(&slots, &head, s));
+got:
+	pthread_setspecific(slot_key, s);
+	dma_my_slot = s;
+	return s;
+}
+
+static void barrier_all(void)
+{
+	if (!use_membarrier ||
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+void dma_grace_period(void)
+{
+	pthread_once(&once, setup);
+	barrier_all();
+	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
+		uint64_t v = atomic_load_explicit(&s->seq,
+						  memory_order_acquire);
+		unsigned int spins = 0;
+
+		/* A lookup is short; its thread may be off the CPU, though. */
+		while ((v & 1) &&
+		       atomic_load_explicit(&s->seq, memory_order_acquire) ==
+			       v) {
+			if (++spins < 64)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+	}
+}
+
+void dma_ref_wait_begin(void)
+{
+	atomic_fetch_add(&dma_ref_waiters, 1);
+	dma_grace_period();
+}
+
+void dma_ref_wait_end(void)
+{
+	atomic_fetch_sub(&dma_ref_waiters, 1);
+}
+
+bool dma_ref_held(const void *w, const void *table)
+{
+	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
+		for (unsigned int i = 0; i < DMA_HELD; i++) {
+			const struct dma_held *h = &s->held[i];
+			void *hw = atomic_load_explicit(&h->w,
+							memory_order_acquire);
+
+			if (!hw)
+				continue;
+			if (w ? hw == w :
+				atomic_load_explicit(&h->table,
+						     memory_order_relaxed) ==
+					table)
+				return true;
+		}
+	}
+	return false;
+}
+
+void dma_ref_wake(void)
+{
+	pthread_once(&once, setup);
+	pthread_mutex_lock(&wait_lock);
+	pthread_cond_broadcast(&released);
+	pthread_mutex_unlock(&wait_lock);
+}
+
+void dma_ref_sleep(bool (*busy)(void *arg), void *arg, unsigned int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&wait_lock);
+	if (busy(arg))
+		pthread_cond_timedwait(&released, &wait_lock, &t);
+	pthread_mutex_unlock(&wait_lock);
+}
