@@ -218,10 +218,13 @@ static bool run_one(struct testdev *td)
 	uint64_t gen;
 
 	if (dma) {
+		unsigned int kicks = td->kicks;
+
 		pthread_mutex_unlock(&td->lock);
 		if (uvfio_dma_begin(td->dev)) {
 			pthread_mutex_lock(&td->lock);
-			td->held = true;
+			/* Unless DMA came back meanwhile: then try again. */
+			td->held = td->kicks == kicks;
 			return false;
 		}
 		pthread_mutex_lock(&td->lock);
@@ -272,6 +275,7 @@ void testdev_kick(struct testdev *td)
 {
 	pthread_mutex_lock(&td->lock);
 	td->held = false;
+	td->kicks++;
 	if (td->use_worker)
 		pthread_cond_signal(&td->cond);
 	pthread_mutex_unlock(&td->lock);

@@ -30,6 +30,7 @@ struct testdev {
 	bool shadow_valid;
 	/* A command waits for the device to run again (DMA refused). */
 	bool held;
+	unsigned int kicks;     /* testdev_kick() calls: held is stale */
 };
 
 /* migrate.c */
