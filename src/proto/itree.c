@@ -20,11 +20,11 @@
 #include "itree.h"
 
 #define F ITREE_FANOUT
-#define MAX_DEPTH 16    /* 16^16 ranges: more than memory holds */
+#define MAX_DEPTH 16 /* 16^16 ranges: more than memory holds */
 #define POOL_MAX 64
 
 struct itree_node {
-	uint64_t key[F];        /* unused slots: UINT64_MAX */
+	uint64_t key[F]; /* unused slots: UINT64_MAX */
 	uint32_t n;
 	bool leaf;
 	union {
@@ -35,7 +35,7 @@ struct itree_node {
 		};
 		struct itree_node *child[F];
 	};
-	struct itree_node *next;        /* retired list, spare pool */
+	struct itree_node *next; /* retired list, spare pool */
 };
 
 static struct itree_node *child_load(const struct itree_node *nd,
@@ -231,14 +231,14 @@ static struct itree_node *rebuild(struct itree *t, const struct itree_node *src,
 
 struct path {
 	struct itree_node *nd[MAX_DEPTH];
-	unsigned int idx[MAX_DEPTH];    /* entry taken at each level */
-	unsigned int depth;             /* nd[depth - 1] is the leaf */
+	unsigned int idx[MAX_DEPTH]; /* entry taken at each level */
+	unsigned int depth; /* nd[depth - 1] is the leaf */
 };
 
 static void descend(const struct itree *t, uint64_t addr, struct path *p)
 {
-	struct itree_node *nd = atomic_load_explicit(&t->root,
-						     memory_order_relaxed);
+	struct itree_node *nd =
+		atomic_load_explicit(&t->root, memory_order_relaxed);
 
 	p->depth = 0;
 	while (nd) {
@@ -296,8 +296,7 @@ static int boundary_after(const struct path *p, uint64_t last)
  * for start: 0, or -EEXIST.  *raise: the level whose boundary after the
  * path must rise above last, or -1.
  */
-static int fits(const struct path *p, uint64_t start, uint64_t last,
-		int *raise)
+static int fits(const struct path *p, uint64_t start, uint64_t last, int *raise)
 {
 	const struct itree_node *leaf = p->nd[p->depth - 1];
 	unsigned int i = p->idx[p->depth - 1];
@@ -308,7 +307,7 @@ static int fits(const struct path *p, uint64_t start, uint64_t last,
 	if (after && leaf->last[i] >= start)
 		return -EEXIST;
 	if (!after && leaf->key[i] <= last)
-		return -EEXIST;         /* i is 0: the range goes first */
+		return -EEXIST; /* i is 0: the range goes first */
 	if (after && i + 1 < leaf->n && leaf->key[i + 1] <= last)
 		return -EEXIST;
 	if (after && i + 1 == leaf->n) {
@@ -357,7 +356,8 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 		return err;
 	leaf = p.nd[p.depth - 1];
 	i = p.idx[p.depth - 1];
-	nd = rebuild(t, leaf, leaf->key[i] <= start ? (int)i : -1, NULL, 0, &e, &right);
+	nd = rebuild(t, leaf, leaf->key[i] <= start ? (int)i : -1, NULL, 0, &e,
+		     &right);
 	for (lvl = (int)p.depth - 1; lvl > 0; lvl--) {
 		struct itree_node *parent = p.nd[lvl - 1];
 		unsigned int j = p.idx[lvl - 1];
@@ -365,7 +365,7 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 		struct itree_node *np, *nright;
 
 		if (!right && raise < 0)
-			break;          /* the parent keeps its shape */
+			break; /* the parent keeps its shape */
 		if (right) {
 			up.key = right->key[0];
 			up.child = right;
@@ -462,8 +462,8 @@ static void retire_all(struct itree *t, struct itree_node *nd)
 
 void itree_clear(struct itree *t)
 {
-	struct itree_node *root = atomic_load_explicit(&t->root,
-						       memory_order_relaxed);
+	struct itree_node *root =
+		atomic_load_explicit(&t->root, memory_order_relaxed);
 
 	atomic_store_explicit(&t->root, NULL, memory_order_release);
 	if (root)
@@ -531,8 +531,8 @@ static void free_tree(struct itree_node *nd,
 
 void itree_destroy(struct itree *t, void (*fn)(void *val, uintptr_t data))
 {
-	struct itree_node *root = atomic_load_explicit(&t->root,
-						       memory_order_relaxed);
+	struct itree_node *root =
+		atomic_load_explicit(&t->root, memory_order_relaxed);
 
 	if (root)
 		free_tree(root, fn);

@@ -26,11 +26,11 @@
 struct itree_node;
 
 struct itree {
-	_Atomic(struct itree_node *) root;      /* NULL: empty */
-	size_t n;                               /* ranges */
-	struct itree_node *retired;             /* replaced, not yet freed */
+	_Atomic(struct itree_node *) root; /* NULL: empty */
+	size_t n; /* ranges */
+	struct itree_node *retired; /* replaced, not yet freed */
 	size_t nretired;
-	struct itree_node *pool;                /* spare nodes */
+	struct itree_node *pool; /* spare nodes */
 	size_t npool;
 };
 

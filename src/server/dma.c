@@ -39,8 +39,7 @@ struct dma_hint {
 	uint8_t *vaddr;
 };
 
-static __thread struct dma_hint hint
-	__attribute__((tls_model("initial-exec")));
+static __thread struct dma_hint hint __attribute__((tls_model("initial-exec")));
 
 int dma_init(struct dma_table *t, uint32_t max, uint64_t limit)
 {
@@ -143,8 +142,9 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		goto out;
 	w->iova = m.addr;
 	w->size = m.size;
-	w->prot = (m.flags & VFIO_USER_F_DMA_REGION_READ ? UVFIO_DMA_READ : 0) |
-		  (m.flags & VFIO_USER_F_DMA_REGION_WRITE ? UVFIO_DMA_WRITE : 0);
+	w->prot =
+		(m.flags & VFIO_USER_F_DMA_REGION_READ ? UVFIO_DMA_READ : 0) |
+		(m.flags & VFIO_USER_F_DMA_REGION_WRITE ? UVFIO_DMA_WRITE : 0);
 	/* A window without rights still maps, but is never touched. */
 	if (fd >= 0) {
 		err = dma_file_map(dev, t, fd, m.offset, m.size,
@@ -161,7 +161,7 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (err) {
 		if (w->map) {
 			if (took)
-				msg->fds[0] = -1;       /* the table closes it */
+				msg->fds[0] = -1; /* the table closes it */
 			dma_file_unmap(t, w->map);
 		}
 		free(w);
@@ -330,9 +330,8 @@ static struct dma_window *window_of(uintptr_t handle)
 {
 	if (handle & REF_COUNTED)
 		return (struct dma_window *)(handle & ~(REF_WR | REF_COUNTED));
-	return atomic_load_explicit(
-		&((struct dma_held *)(handle & ~REF_WR))->w,
-		memory_order_relaxed);
+	return atomic_load_explicit(&((struct dma_held *)(handle & ~REF_WR))->w,
+				    memory_order_relaxed);
 }
 
 static void window_put(struct uvfio_dev *dev, uintptr_t handle)
@@ -345,8 +344,7 @@ static void window_put(struct uvfio_dev *dev, uintptr_t handle)
 	}
 	w = window_of(handle);
 	/* w may go the moment refs reaches 0: not looked at after. */
-	if (atomic_fetch_sub(&w->refs, 1) == 1 &&
-	    atomic_load(&dma_ref_waiters))
+	if (atomic_fetch_sub(&w->refs, 1) == 1 && atomic_load(&dma_ref_waiters))
 		dma_ref_wake();
 	mig_dma_exit(dev);
 }
@@ -396,7 +394,7 @@ void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 		if (p >= base && p - base < w->size &&
 		    ref->len <= w->size - (p - base))
 			dirty_mark(dev, w->iova + (p - base), ref->len);
-		else    /* The device moved ptr: the whole window, then. */
+		else /* The device moved ptr: the whole window, then. */
 			dirty_mark(dev, w->iova, w->size);
 	}
 	window_put(dev, handle);
@@ -412,9 +410,8 @@ int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
 	if (!len || iova + len < iova)
 		return -EINVAL;
 	/* The caller has passed the gate. */
-	err = window_get(dev, iova, len,
-			 wr ? UVFIO_DMA_WRITE : UVFIO_DMA_READ, false, &handle,
-			 &p);
+	err = window_get(dev, iova, len, wr ? UVFIO_DMA_WRITE : UVFIO_DMA_READ,
+			 false, &handle, &p);
 	if (err)
 		return err;
 	if (wr) {
@@ -428,8 +425,7 @@ int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
 	return 0;
 }
 
-int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,
-		    uint64_t *bytes)
+int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows, uint64_t *bytes)
 {
 	if (windows)
 		*windows = atomic_load(&dev->dma.n);

@@ -28,7 +28,7 @@
 #define MAPS_MAX 16384
 
 struct dma_file {
-	struct dma_file *next;          /* hash chain */
+	struct dma_file *next; /* hash chain */
 	dev_t st_dev;
 	ino_t st_ino;
 	int fd;
@@ -42,7 +42,7 @@ struct dma_map {
 	struct dma_map *next;
 	struct dma_file *file;
 	uint8_t *base;
-	uint64_t off;                   /* of base in the file */
+	uint64_t off; /* of base in the file */
 	uint64_t len;
 	int prot;
 	uint32_t windows;
@@ -164,8 +164,8 @@ static struct dma_map *map_find(struct dma_file *f, uint64_t offset,
 {
 	for (struct dma_map *m = f->maps; m; m = m->next)
 		if (m->prot == prot && offset >= m->off &&
-		    offset - m->off <= m->len && size <= m->len -
-		    (offset - m->off))
+		    offset - m->off <= m->len &&
+		    size <= m->len - (offset - m->off))
 			return m;
 	return NULL;
 }
@@ -221,8 +221,8 @@ static int map_new(struct uvfio_dev *dev, struct dma_table *t,
 }
 
 int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
-		 uint64_t offset, uint64_t size, int prot,
-		 struct dma_map **mp, void **vaddr, bool *took_fd)
+		 uint64_t offset, uint64_t size, int prot, struct dma_map **mp,
+		 void **vaddr, bool *took_fd)
 {
 	struct dma_files *fs = &t->files;
 	struct dma_file *f = NULL, *nf = NULL;
@@ -239,8 +239,8 @@ int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
 	    size > (uint64_t)st.st_size - offset)
 		return -EINVAL;
 	if (fs->nbuckets) {
-		for (struct dma_file *x = fs->b[bucket(fs, st.st_dev,
-						       st.st_ino)];
+		for (struct dma_file *x =
+			     fs->b[bucket(fs, st.st_dev, st.st_ino)];
 		     x; x = x->next)
 			if (x->st_dev == st.st_dev && x->st_ino == st.st_ino &&
 			    (x->writable || !(prot & PROT_WRITE)))

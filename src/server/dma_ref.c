@@ -61,7 +61,7 @@ struct dma_slot *dma_slot_register(void)
 	}
 	s = aligned_alloc(64, sizeof(*s));
 	if (!s)
-		abort();        /* 1 KiB once per thread */
+		abort(); /* 1 KiB once per thread */
 	memset(s, 0, sizeof(*s));
 	atomic_store(&s->owned, true);
 	head = atomic_load(&slots);
@@ -86,14 +86,13 @@ void dma_grace_period(void)
 	pthread_once(&once, setup);
 	barrier_all();
 	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
-		uint64_t v = atomic_load_explicit(&s->seq,
-						  memory_order_acquire);
+		uint64_t v =
+			atomic_load_explicit(&s->seq, memory_order_acquire);
 		unsigned int spins = 0;
 
 		/* A lookup is short; its thread may be off the CPU, though. */
-		while ((v & 1) &&
-		       atomic_load_explicit(&s->seq, memory_order_acquire) ==
-			       v) {
+		while ((v & 1) && atomic_load_explicit(
+					  &s->seq, memory_order_acquire) == v) {
 			if (++spins < 64)
 				__builtin_ia32_pause();
 			else
@@ -126,7 +125,7 @@ bool dma_ref_held(const void *w, const void *table)
 			if (w ? hw == w :
 				atomic_load_explicit(&h->table,
 						     memory_order_relaxed) ==
-					table)
+					    table)
 				return true;
 		}
 	}

@@ -24,15 +24,15 @@
 #define DMA_HELD 15
 
 struct dma_held {
-	_Atomic(void *) w;              /* a struct dma_window, or NULL */
-	_Atomic(const void *) table;    /* its table */
+	_Atomic(void *) w; /* a struct dma_window, or NULL */
+	_Atomic(const void *) table; /* its table */
 };
 
 struct dma_slot {
-	_Atomic uint64_t seq;           /* odd: in a lookup */
+	_Atomic uint64_t seq; /* odd: in a lookup */
 	struct dma_held held[DMA_HELD];
-	struct dma_slot *next;          /* every slot ever made */
-	atomic_bool owned;              /* by a live thread */
+	struct dma_slot *next; /* every slot ever made */
+	atomic_bool owned; /* by a live thread */
 } __attribute__((aligned(64)));
 
 extern __thread struct dma_slot *dma_my_slot
@@ -94,7 +94,8 @@ static inline void dma_unhold(struct dma_held *h)
 	else
 		atomic_signal_fence(memory_order_seq_cst);
 	if (__builtin_expect(atomic_load_explicit(&dma_ref_waiters,
-						  memory_order_relaxed), 0))
+						  memory_order_relaxed),
+			     0))
 		dma_ref_wake();
 }
 
