@@ -5,6 +5,7 @@ b=${1:-build}
 "$b/bench/region_rtt" "$b/devices/testdev/uvfio-testdev"
 "$b/bench/irq_user"
 "$b/bench/dma_inband"
+"$b/bench/dma_scale"
 "$b/bench/msix_enable_2048" "$b/devices/testdev/uvfio-testdev"
 "$b/bench/migration" "$b/devices/testdev/uvfio-testdev"
 "$b/bench/guest_irq" "$b/guest/guest_bench_irq.elf"
