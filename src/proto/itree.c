@@ -20,7 +20,9 @@
 #include "itree.h"
 
 #define F ITREE_FANOUT
-#define MAX_DEPTH 16 /* 16^16 ranges: more than memory holds */
+_Static_assert(F == 16, "slot() searches 16 keys");
+/* Depth grows only by splits of full nodes: 8^15 inserts at least. */
+#define MAX_DEPTH 16
 #define POOL_MAX 64
 
 /* Line-aligned: the keys span two lines, not three. */
@@ -50,8 +52,8 @@ static inline unsigned int slot(const struct itree_node *nd, uint64_t addr)
 {
 	unsigned int i = 0;
 
-	/* The keys' second line too, not after the first compare. */
-	__builtin_prefetch(&nd->key[F - 1]);
+	/* The first compare reads the second line; this fetches the first. */
+	__builtin_prefetch(&nd->key[0]);
 	i += nd->key[i + 8] <= addr ? 8 : 0;
 	i += nd->key[i + 4] <= addr ? 4 : 0;
 	i += nd->key[i + 2] <= addr ? 2 : 0;
@@ -344,6 +346,9 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 	if (last < start)
 		return -EINVAL;
 	descend(t, start, &p);
+	err = p.depth ? fits(&p, start, last, &raise) : 0;
+	if (err)
+		return err;
 	/* Two nodes a level and a root, with one left for a removal. */
 	if (pool_fill(t, 2 * p.depth + 2))
 		return -ENOMEM;
@@ -354,9 +359,6 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 		t->n++;
 		return 0;
 	}
-	err = fits(&p, start, last, &raise);
-	if (err)
-		return err;
 	leaf = p.nd[p.depth - 1];
 	i = p.idx[p.depth - 1];
 	nd = rebuild(t, leaf, leaf->key[i] <= start ? (int)i : -1, NULL, 0, &e,
