@@ -471,6 +471,7 @@ struct uvfio_client *uvfio_client_attach_fd(int fd,
 	pthread_rwlock_init(&c->dma_lock, NULL);
 	pthread_mutex_init(&c->direct_lock, NULL);
 	pthread_cond_init(&c->direct_done, NULL);
+	itree_init(&c->win);
 	c->twin.fd = -1;
 	r = uvfio_chan_init(&c->main, fd,
 			    max_msg < MIN_MSG ? MIN_MSG : max_msg);

@@ -6,85 +6,70 @@
 #include "priv.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define PROT_ALL (UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE)
 
-/* Index of the first window whose iova is above iova. */
-static unsigned int upper(const struct uvfio_client *c, uint64_t iova)
+/*
+ * The window table is an itree keyed by [iova, iova + size - 1]: data is
+ * the window's vaddr, val points at its prot in prots[], so a lookup
+ * reads tree nodes only.  Changes hold dma_lock for writing and reclaim
+ * right away: every lookup holds dma_lock (or, in
+ * uvfio_client_dma_unmap(), c->lock, which every change holds too).
+ */
+static const uint32_t prots[PROT_ALL + 1] = {
+	0, UVFIO_DMA_PROT_READ, UVFIO_DMA_PROT_WRITE, PROT_ALL,
+};
+
+_Static_assert(UVFIO_DMA_PROT_READ == 1 && UVFIO_DMA_PROT_WRITE == 2,
+	       "prots[] is indexed by prot");
+
+/* The window holding all of [addr, addr + count), count > 0: *w, or 0. */
+static bool find(const struct uvfio_client *c, uint64_t addr, uint64_t count,
+		 struct cl_window *w)
 {
-	unsigned int lo = 0, hi = c->nwin;
+	struct itree_hit h;
 
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-
-		if (c->win[mid].iova <= iova)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The window holding all of [addr, addr + count), count > 0. */
-static const struct cl_window *find(const struct uvfio_client *c, uint64_t addr,
-				    uint64_t count)
-{
-	unsigned int i = upper(c, addr);
-
-	if (i == 0)
-		return NULL;
-	const struct cl_window *w = &c->win[i - 1];
-	uint64_t off = addr - w->iova;
-
-	if (off >= w->size || count > w->size - off)
-		return NULL;
-	return w;
+	if (!itree_find(&c->win, addr, &h) || count - 1 > h.last - addr)
+		return false;
+	w->iova = h.start;
+	w->size = h.last - h.start + 1;
+	w->vaddr = (uint8_t *)h.data;
+	w->prot = *(const uint32_t *)h.val;
+	return true;
 }
 
 static int insert(struct uvfio_client *c, const struct cl_window *nw)
 {
-	unsigned int i = upper(c, nw->iova);
+	uint64_t last = nw->iova + nw->size - 1;
+	int r;
 
-	if (i > 0 && c->win[i - 1].size > nw->iova - c->win[i - 1].iova)
-		return -EEXIST;
-	if (i < c->nwin && c->win[i].iova - nw->iova < nw->size)
-		return -EEXIST;
-	if (c->nwin >= c->caps.max_dma_maps)
+	r = itree_check(&c->win, nw->iova, last);
+	if (r < 0)
+		return r;
+	if (c->win.n >= c->caps.max_dma_maps)
 		return -ENOSPC;
-	if (c->nwin == c->cap_win) {
-		unsigned int n = c->cap_win ? c->cap_win * 2 : 16;
-		struct cl_window *w = realloc(c->win, n * sizeof(*w));
-
-		if (!w)
-			return -ENOMEM;
-		c->win = w;
-		c->cap_win = n;
-	}
-	memmove(&c->win[i + 1], &c->win[i], (c->nwin - i) * sizeof(*nw));
-	c->win[i] = *nw;
-	c->nwin++;
-	return 0;
+	/* -ENOMEM changes nothing. */
+	r = itree_insert(&c->win, nw->iova, last, (void *)&prots[nw->prot],
+			 (uintptr_t)nw->vaddr);
+	itree_reclaim(&c->win);
+	return r;
 }
 
-static void remove_at(struct uvfio_client *c, uint64_t iova)
+/*
+ * Takes out the window [iova, iova + size), if it is there.  This cannot
+ * fail for memory: the reclaim after the last change left the tree the
+ * spare node a removal takes.
+ */
+static void withdraw(struct uvfio_client *c, uint64_t iova, uint64_t size)
 {
-	unsigned int i = upper(c, iova);
-
-	if (i == 0 || c->win[i - 1].iova != iova)
-		return;
-	i--;
-	memmove(&c->win[i], &c->win[i + 1],
-		(c->nwin - i - 1) * sizeof(*c->win));
-	c->nwin--;
+	itree_remove(&c->win, iova, iova + size - 1, NULL);
+	itree_reclaim(&c->win);
 }
 
 void cl_dma_fini(struct uvfio_client *c)
 {
-	free(c->win);
-	c->win = NULL;
-	c->nwin = c->cap_win = 0;
+	itree_destroy(&c->win, NULL);
 }
 
 int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
@@ -130,7 +115,7 @@ int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
 	}
 	if (r < 0) {
 		pthread_rwlock_wrlock(&c->dma_lock);
-		remove_at(c, iova);
+		withdraw(c, iova, size);
 		pthread_rwlock_unlock(&c->dma_lock);
 	}
 out:
@@ -175,10 +160,12 @@ static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 	if (r < 0 && !c->broken)
 		return r;
 	pthread_rwlock_wrlock(&c->dma_lock);
-	if (flags & VFIO_DMA_UNMAP_FLAG_ALL)
-		c->nwin = 0;
-	else
-		remove_at(c, iova);
+	if (flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+		itree_clear(&c->win);
+		itree_reclaim(&c->win);
+	} else {
+		withdraw(c, iova, size);
+	}
 	pthread_rwlock_unlock(&c->dma_lock);
 	/* A write already on its way into the window lands first. */
 	pthread_mutex_lock(&c->direct_lock);
@@ -193,13 +180,12 @@ static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 
 int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova, uint64_t size)
 {
-	const struct cl_window *w;
+	struct cl_window w;
 	int r = -ENOENT;
 
 	cl_lock(c);
 	/* Only this thread (holding c->lock) changes the table. */
-	w = size ? find(c, iova, size) : NULL;
-	if (w && w->iova == iova && w->size == size)
+	if (size && find(c, iova, size, &w) && w.iova == iova && w.size == size)
 		r = unmap(c, iova, size, 0);
 	cl_unlock(c);
 	return r;
@@ -219,7 +205,7 @@ static int dma_read(struct uvfio_client *c, struct uvfio_chan *ch,
 		    const struct uvfio_msg *m, bool reply)
 {
 	struct vfio_user_dma_region_access a;
-	const struct cl_window *w;
+	struct cl_window w;
 	int r;
 
 	if (m->size != sizeof(a))
@@ -228,8 +214,8 @@ static int dma_read(struct uvfio_client *c, struct uvfio_chan *ch,
 	if (!a.count || a.count > c->ours.max_data_xfer_size)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&c->dma_lock);
-	w = find(c, a.addr, a.count);
-	r = !w ? -EFAULT : !(w->prot & UVFIO_DMA_PROT_READ) ? -EACCES : 0;
+	r = !find(c, a.addr, a.count, &w) ? -EFAULT :
+	    !(w.prot & UVFIO_DMA_PROT_READ) ? -EACCES : 0;
 	if (r == 0 && reply) {
 		struct vfio_user_header h = {
 			.msg_id = m->hdr.msg_id,
@@ -239,7 +225,7 @@ static int dma_read(struct uvfio_client *c, struct uvfio_chan *ch,
 		};
 		struct iovec iov[2] = {
 			{ &a, sizeof(a) },
-			{ w->vaddr + (a.addr - w->iova), (size_t)a.count },
+			{ w.vaddr + (a.addr - w.iova), (size_t)a.count },
 		};
 
 		/* A failed send is a lost link, not an answer to give. */
@@ -258,7 +244,7 @@ static int dma_write(struct uvfio_client *c, struct uvfio_chan *ch,
 		     const struct uvfio_msg *m, bool reply)
 {
 	struct vfio_user_dma_region_access a;
-	const struct cl_window *w;
+	struct cl_window w;
 	int r;
 
 	if (m->size < sizeof(a))
@@ -268,10 +254,10 @@ static int dma_write(struct uvfio_client *c, struct uvfio_chan *ch,
 	    a.count != m->size - sizeof(a))
 		return -EINVAL;
 	pthread_rwlock_rdlock(&c->dma_lock);
-	w = find(c, a.addr, a.count);
-	r = !w ? -EFAULT : !(w->prot & UVFIO_DMA_PROT_WRITE) ? -EACCES : 0;
+	r = !find(c, a.addr, a.count, &w) ? -EFAULT :
+	    !(w.prot & UVFIO_DMA_PROT_WRITE) ? -EACCES : 0;
 	if (r == 0)
-		memcpy(w->vaddr + (a.addr - w->iova),
+		memcpy(w.vaddr + (a.addr - w.iova),
 		       (const uint8_t *)m->payload + sizeof(a), a.count);
 	pthread_rwlock_unlock(&c->dma_lock);
 	if (r < 0)
@@ -330,7 +316,7 @@ static int dma_write_direct(struct uvfio_client *c, struct uvfio_chan *ch,
 			    bool block)
 {
 	bool reply = !(h->flags & VFIO_USER_F_NO_REPLY);
-	const struct cl_window *w;
+	struct cl_window w;
 	int r;
 
 	if (!a->count || a->count > c->ours.max_data_xfer_size ||
@@ -342,12 +328,12 @@ static int dma_write_direct(struct uvfio_client *c, struct uvfio_chan *ch,
 	if (!block && !uvfio_chan_ready(ch, h->msg_size))
 		return 0;
 	pthread_rwlock_rdlock(&c->dma_lock);
-	w = find(c, a->addr, a->count);
-	if (!w || !(w->prot & UVFIO_DMA_PROT_WRITE)) {
+	if (!find(c, a->addr, a->count, &w) ||
+	    !(w.prot & UVFIO_DMA_PROT_WRITE)) {
 		pthread_rwlock_unlock(&c->dma_lock);
 		return 0;
 	}
-	dst = w->vaddr + (a->addr - w->iova);
+	dst = w.vaddr + (a->addr - w.iova);
 	/* Pinned before the table may change: see direct_busy. */
 	pthread_mutex_lock(&c->direct_lock);
 	c->direct_busy = true;

@@ -11,6 +11,7 @@
 #include <uvfio/client.h>
 
 #include "proto/chan.h"
+#include "proto/itree.h"
 
 struct cl_irqemu;
 
@@ -21,6 +22,7 @@ struct cl_irqemu;
 /* The largest region info reply (struct and caps) the client asks for. */
 #define CL_MAX_REGION_INFO (64u * 1024)
 
+/* A DMA window, as a lookup in c->win gives it (see dma.c). */
 struct cl_window {
 	uint64_t iova;
 	uint64_t size;
@@ -54,8 +56,7 @@ struct uvfio_client {
 
 	/* Read by the server-request path while a request waits. */
 	pthread_rwlock_t dma_lock;
-	struct cl_window *win; /* sorted by iova, disjoint */
-	unsigned int nwin, cap_win;
+	struct itree win; /* the DMA windows; win.n of them */
 	/*
 	 * A DMA_WRITE received straight into a window, without dma_lock
 	 * (a stalled server must not block map and unmap): unmap waits for
