@@ -27,6 +27,11 @@
 #include <uvfio/caps.h>
 #include <uvfio/mig.h>
 
+/* What this header declares is libuvfio's ABI (src/libuvfio.map). */
+#ifdef __GNUC__
+#pragma GCC visibility push(default)
+#endif
+
 /* The kernel's values; older <linux/vfio.h> lack them. */
 #ifndef VFIO_MIGRATION_PRE_COPY
 #define VFIO_MIGRATION_PRE_COPY (1 << 2)
@@ -365,5 +370,9 @@ int uvfio_client_msix_vector(struct uvfio_client *c, uint32_t v,
 			     struct uvfio_client_vector *out);
 int uvfio_client_msi_vector(struct uvfio_client *c, uint32_t v,
 			    struct uvfio_client_vector *out);
+
+#ifdef __GNUC__
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -39,6 +39,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* What this header declares is libuvfio's ABI (src/libuvfio.map). */
+#ifdef __GNUC__
+#pragma GCC visibility push(default)
+#endif
+
 struct uvfio_irq_router;
 
 struct uvfio_msi_msg {
@@ -110,5 +115,9 @@ struct uvfio_irq_router_stats {
 };
 void uvfio_irq_router_stats(struct uvfio_irq_router *r,
 			    struct uvfio_irq_router_stats *s);
+
+#ifdef __GNUC__
+#pragma GCC visibility pop
+#endif
 
 #endif

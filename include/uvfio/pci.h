@@ -14,6 +14,11 @@
 #include <stdint.h>
 #include <linux/pci_regs.h>
 
+/* What this header declares is libuvfio's ABI (src/libuvfio.map). */
+#ifdef __GNUC__
+#pragma GCC visibility push(default)
+#endif
+
 #define UVFIO_PCI_CFG_SIZE 256
 #define UVFIO_PCIE_CFG_SIZE 4096
 #define UVFIO_PCI_NUM_BARS 6
@@ -137,5 +142,9 @@ int uvfio_pci_next_ecap(const struct uvfio_pci_cfg *cfg, uint16_t *pos,
 /* Loads raw bytes (e.g. read from a device) into a model for decoding. */
 void uvfio_pci_load(struct uvfio_pci_cfg *cfg, const void *bytes,
 		    uint32_t size);
+
+#ifdef __GNUC__
+#pragma GCC visibility pop
+#endif
 
 #endif

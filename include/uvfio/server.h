@@ -21,6 +21,11 @@
 
 #include <uvfio/pci.h>
 
+/* What this header declares is libuvfio's ABI (src/libuvfio.map). */
+#ifdef __GNUC__
+#pragma GCC visibility push(default)
+#endif
+
 struct uvfio_dev;
 
 /*
@@ -445,5 +450,9 @@ enum uvfio_mig_state uvfio_dev_mig_state(struct uvfio_dev *dev);
 /* Mapped windows and bytes, for tests and tools. */
 int uvfio_dma_stats(struct uvfio_dev *dev, uint32_t *windows,
 		    uint64_t *bytes);
+
+#ifdef __GNUC__
+#pragma GCC visibility pop
+#endif
 
 #endif
