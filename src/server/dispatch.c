@@ -88,6 +88,14 @@ static int check(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		return -ENOSYS;
 	if (!dev->negotiated && h->cmd != VFIO_USER_VERSION)
 		return -EINVAL;
+	if (msg->fds_truncated && !msg->nfds) {
+		/* The kernel had no fd number left to give us. */
+		dev_log(dev, EMFILE,
+			"%s refused: its fds were dropped on receipt; this "
+			"process is at its fd limit (RLIMIT_NOFILE)",
+			vfio_user_command_name(h->cmd));
+		return -EMFILE;
+	}
 	if (msg->fds_truncated || msg->nfds > fds_allowed(dev, h->cmd))
 		return -EINVAL;
 	return 0;
@@ -96,6 +104,9 @@ static int check(struct uvfio_dev *dev, struct uvfio_msg *msg)
 /*
  * Returns 0 when the message was handled (its reply, error or not, is
  * sent), or a negative errno when the connection cannot go on.
+ *
+ * A handler returns a negative errno (the reply is that error), 0 (the
+ * reply is the header alone), or > 0 when it sent its reply itself.
  */
 int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {

@@ -40,15 +40,16 @@ struct set_req {
  * costs one readlinkat() (this runs for all 2048 vectors of an MSI-X
  * enable).
  */
-static bool are_eventfds(const int *fds, unsigned int n)
+static int are_eventfds(const int *fds, unsigned int n)
 {
 	int dir = n ? open("/proc/self/fd", O_RDONLY | O_DIRECTORY |
 						     O_CLOEXEC)
 		    : -1;
 	bool ok = true;
 
+	/* No /proc: cannot tell.  Out of fds: say so, not EINVAL. */
 	if (n && dir < 0)
-		return errno == ENOENT; /* no /proc: cannot tell */
+		return errno == ENOENT ? 0 : -errno;
 	for (unsigned int i = 0; i < n && ok; i++) {
 		char name[16], link[32];
 		ssize_t len;
@@ -64,7 +65,7 @@ static bool are_eventfds(const int *fds, unsigned int n)
 	}
 	if (dir >= 0)
 		close(dir);
-	return ok;
+	return ok ? 0 : -EINVAL;
 }
 
 static int parse(struct uvfio_dev *dev, struct uvfio_msg *msg,
@@ -95,7 +96,7 @@ static int parse(struct uvfio_dev *dev, struct uvfio_msg *msg,
 		return msg->nfds ? -EINVAL : 0;
 	if (msg->nfds && msg->nfds != h->count)
 		return -EINVAL;
-	return are_eventfds(msg->fds, msg->nfds) ? 0 : -EINVAL;
+	return are_eventfds(msg->fds, msg->nfds);
 }
 
 static bool want(const struct set_req *r, uint32_t i)

@@ -159,7 +159,11 @@ struct uvfio_dev {
 void dev_log(struct uvfio_dev *dev, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* dispatch.c */
+/*
+ * dispatch.c.  Every handle_*() below returns a negative errno (the reply
+ * is that error), 0 (the reply is the header alone), or > 0 when it has
+ * sent its reply itself.
+ */
 int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int reply(struct uvfio_dev *dev, const struct vfio_user_header *req,
 	  const void *p, size_t n, const int *fds, unsigned int nfds);

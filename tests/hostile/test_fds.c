@@ -343,6 +343,55 @@ static void test_fd_flood(void **state)
 	close(e);
 }
 
+/*
+ * The server's fd table full: the kernel drops the fds of a message on
+ * receipt.  The server says so with EMFILE (not a bare EINVAL), a DMA_MAP
+ * then fails the same way and changes nothing, and all works again once
+ * fds are free.  MSI-X eventfds, which the server keeps, fill the table.
+ */
+static void test_fd_table_full(void **state)
+{
+	struct hs_conn *c = *state;
+	const uint32_t msix = VFIO_PCI_MSIX_IRQ_INDEX;
+	struct vfio_user_dma_map map = { sizeof(map), 3, 0, DMA_ADDR, PAGE };
+	struct vfio_user_dma_unmap um = { sizeof(um), 0, DMA_ADDR, PAGE };
+	int e = hs_eventfd(), m = hs_memfd(PAGE);
+	int before = hs_fds_now(c), err = 0;
+	uint32_t v;
+
+	for (v = 0; v < 2048 && !err; v++) {
+		struct vfio_irq_set s = { sizeof(s), efd_trig, msix, v, 1 };
+		uint16_t id = hs_send_cmd(c, VFIO_USER_DEVICE_SET_IRQS, 0, &s,
+					  sizeof(s), &e, 1);
+		struct hs_reply r;
+
+		assert_int_equal(hs_recv(c->fd, &r), 0);
+		assert_int_equal(r.hdr.msg_id, id);
+		if (r.hdr.flags & VFIO_USER_F_ERROR)
+			err = (int)r.hdr.error_no;
+		hs_reply_free(&r);
+	}
+	/*
+	 * It ran out well before MSI-X did (SERVER_NOFILE): the last fd came
+	 * in, and the check that it is an eventfd found no fd to look with,
+	 * or the fd itself was dropped.  EMFILE either way.
+	 */
+	assert_int_equal(err, EMFILE);
+	assert_true(v < 2048);
+	hs_expect_err_fds(c, VFIO_USER_DMA_MAP, &map, sizeof(map), &m, 1,
+			  EMFILE);
+	hs_expect_err(c, VFIO_USER_DMA_UNMAP, &um, sizeof(um), ENOENT);
+	/* Disabling MSI-X frees the table. */
+	set_irqs(c, none_trig, msix, 0, 0, NULL, 0, 0);
+	assert_int_equal(hs_fds_now(c), before);
+	hs_expect_ok_fds(c, VFIO_USER_DMA_MAP, &map, sizeof(map), &m, 1, NULL);
+	assert_int_equal(hs_fds_now(c), before + 1);
+	hs_expect_ok(c, VFIO_USER_DMA_UNMAP, &um, sizeof(um), NULL);
+	assert_int_equal(hs_fds_now(c), before);
+	close(e);
+	close(m);
+}
+
 /* This group's server gets a small fd limit, so floods reach it. */
 static int group_setup(void **state)
 {
@@ -377,6 +426,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_irqs_many, hs_setup,
 						hs_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_flood, hs_setup,
+						hs_teardown),
+		cmocka_unit_test_setup_teardown(test_fd_table_full, hs_setup,
 						hs_teardown),
 	};
 
