@@ -7,6 +7,12 @@
 #include <stdint.h>
 
 /*
+ * Mappable (sparse mmap) areas per region: what a device may declare and
+ * what the client accepts, one limit for both sides.
+ */
+#define UVFIO_MAX_AREAS 64
+
+/*
  * Which names a VERSION message carried (uvfio_caps.present).  A name
  * that is absent takes the protocol's default; a server answers only the
  * names its client proposed, plus any limit of its own that is tighter

@@ -69,7 +69,8 @@ struct uvfio_device_info {
 int uvfio_client_device_info(struct uvfio_client *c,
 			     struct uvfio_device_info *info);
 
-#define UVFIO_CLIENT_MAX_AREAS 16
+/* The same limit as a device's (caps.h). */
+#define UVFIO_CLIENT_MAX_AREAS UVFIO_MAX_AREAS
 
 struct uvfio_region {
 	uint32_t index;

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <linux/vfio.h>
 
+#include <uvfio/caps.h>
 #include <uvfio/pci.h>
 
 /* What this header declares is libuvfio's ABI (src/libuvfio.map). */
@@ -41,9 +42,6 @@ struct uvfio_mmap_area {
 	uint64_t offset;
 	uint64_t size;
 };
-
-/* Mappable areas per region, so the sparse capability stays small. */
-#define UVFIO_MAX_AREAS 64
 
 /* Region flags. */
 #define UVFIO_REGION_READ (1u << 0)

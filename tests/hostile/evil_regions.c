@@ -177,11 +177,14 @@ static size_t build_areas_huge(uint8_t *b, uint32_t asked)
 }
 
 /* More areas than the client keeps, every one of them valid. */
-static size_t build_areas_17(uint8_t *b, uint32_t asked)
+/* One area more than the client accepts, asked for at its size. */
+static size_t build_areas_over(uint8_t *b, uint32_t asked)
 {
 	struct vfio_region_sparse_mmap_area a[UVFIO_CLIENT_MAX_AREAS + 1];
-	size_t n;
+	size_t n = RI + SPARSE + ARRAY_SIZE(a) * AREA;
 
+	if (asked < n)
+		return put_info(b, HOOKED, (uint32_t)n, MMAP_CAPS, RI);
 	for (unsigned int i = 0; i < ARRAY_SIZE(a); i++)
 		a[i] = (struct vfio_region_sparse_mmap_area){ 0, PAGE };
 	n = put_sparse(b, RI, 0, ARRAY_SIZE(a), a, ARRAY_SIZE(a));
@@ -331,7 +334,8 @@ static const struct region_case regions[] = {
 	REGION("region: cap_offset unaligned", build_cap_unaligned, 1, 0,
 	       -EPROTO),
 	REGION("region: 2^32-1 sparse areas", build_areas_huge, 1, 0, -EPROTO),
-	REGION("region: 17 sparse areas", build_areas_17, 1, 0, -E2BIG),
+	REGION("region: one sparse area over the limit", build_areas_over, 1,
+	       0, -E2BIG, 2),
 	REGION("region: area beyond the region", build_area_beyond, 1, 0,
 	       -EPROTO),
 	REGION("region: area offset+size wraps", build_area_wraps, 1, 0,

@@ -971,10 +971,32 @@ static void test_area_count_cap(void **state)
 	expect_exit_alone(f);
 }
 
+/*
+ * As many areas as a device may declare: libuvfio's own client takes the
+ * region (one limit on both sides), every area as the device gave it.
+ */
+static void test_area_count_max(void **state)
+{
+	struct fixture *f = start(state, CAPDEV_FD_ONCE, 0, UVFIO_MAX_AREAS,
+				  false);
+	const struct uvfio_region *r;
+
+	assert_int_equal((int64_t)rd(f->c, CAPDEV_REG_HUGE_ADD), 0);
+	assert_int_equal(uvfio_client_region_info(f->c, CAPDEV_HUGE_INDEX, &r),
+			 0);
+	assert_int_equal(r->nr_areas, UVFIO_MAX_AREAS);
+	for (unsigned int i = 0; i < r->nr_areas; i++) {
+		assert_int_equal(r->areas[i].offset, 0);
+		assert_int_equal(r->areas[i].size, 0x1000);
+	}
+	expect_exit_alone(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_sparse_info, teardown),
+		cmocka_unit_test_teardown(test_area_count_max, teardown),
 		cmocka_unit_test_teardown(test_sparse_mmap, teardown),
 		cmocka_unit_test_teardown(test_device_region, teardown),
 		cmocka_unit_test_teardown(test_region_info_argsz, teardown),
