@@ -13,6 +13,13 @@
 #define UVFIO_MAX_AREAS 64
 
 /*
+ * DMA rights: of a window (the client's uvfio_client_dma_map()) and of an
+ * access to it (the device's uvfio_dma_get()).
+ */
+#define UVFIO_DMA_READ (1u << 0)
+#define UVFIO_DMA_WRITE (1u << 1)
+
+/*
  * Which names a VERSION message carried (uvfio_caps.present).  A name
  * that is absent takes the protocol's default; a server answers only the
  * names its client proposed, plus any limit of its own that is tighter

@@ -132,15 +132,17 @@ int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
 int uvfio_client_reset(struct uvfio_client *c);
 
 /*
- * DMA: share [vaddr, vaddr + size) as [iova, iova + size).  With fd >= 0
+ * DMA: share [vaddr, vaddr + size) as [iova, iova + size), prot
+ * UVFIO_DMA_READ and/or UVFIO_DMA_WRITE (caps.h).  With fd >= 0
  * the server mmaps fd at offset; either way the client answers the
  * server's DMA_READ/DMA_WRITE for the window from vaddr.
  */
 int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova,
 			 uint64_t size, uint32_t prot, void *vaddr, int fd,
 			 uint64_t offset);
-#define UVFIO_DMA_PROT_READ (1u << 0)
-#define UVFIO_DMA_PROT_WRITE (1u << 1)
+/* The flags of caps.h; these older names stay as aliases. */
+#define UVFIO_DMA_PROT_READ UVFIO_DMA_READ
+#define UVFIO_DMA_PROT_WRITE UVFIO_DMA_WRITE
 int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova,
 			   uint64_t size);
 int uvfio_client_dma_unmap_all(struct uvfio_client *c);

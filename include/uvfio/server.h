@@ -268,10 +268,9 @@ int uvfio_dev_set_msix_ims(struct uvfio_dev *dev, uint32_t count,
 			   struct uvfio_ims *ims, uint32_t first_slot);
 
 /*
- * DMA.  Access flags for uvfio_dma_get().
+ * DMA.  Access flags for uvfio_dma_get(): UVFIO_DMA_READ and
+ * UVFIO_DMA_WRITE, in caps.h, the same flags a client maps windows with.
  */
-#define UVFIO_DMA_READ (1u << 0)
-#define UVFIO_DMA_WRITE (1u << 1)
 
 struct uvfio_dma_ref {
 	void *ptr;
