@@ -2,6 +2,8 @@
 #include "dev.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,4 +74,20 @@ int bench_msix_enable_one(struct uvfio_client *c, uint64_t table_off,
 			raw[pos + PCI_MSIX_FLAGS + 1] << 8);
 	fl |= PCI_MSIX_FLAGS_ENABLE;
 	return uvfio_client_cfg_write(c, pos + PCI_MSIX_FLAGS, &fl, 2);
+}
+
+const char *bench_build_path(const char *rel)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0) {
+		perror("/proc/self/exe");
+		exit(1);
+	}
+	self[n] = 0;
+	/* Benchmarks live in BUILD/bench. */
+	snprintf(path, sizeof(path), "%s/../%s", dirname(self), rel);
+	return path;
 }

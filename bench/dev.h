@@ -17,6 +17,13 @@ ssize_t bench_zero_bar(struct uvfio_dev *dev, void *priv, uint64_t off,
 /* Thread entry: serves the uvfio_dev given until its client leaves. */
 void *bench_dev_main(void *dev);
 
+/*
+ * A file of the build tree, found from this program's place in it
+ * (rel as from the build root, e.g. "devices/testdev/uvfio-testdev"),
+ * so benchmarks run without arguments.  A static buffer.
+ */
+const char *bench_build_path(const char *rel);
+
 /* Starts uvfio-testdev on sock and waits for the socket; exits on failure. */
 pid_t bench_start_testdev(const char *bin, const char *sock);
 

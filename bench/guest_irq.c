@@ -324,8 +324,8 @@ int main(int argc, char **argv)
 	unsigned int rounds = ROUNDS, k;
 	int r;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: guest_irq GUEST_ELF [rounds]\n");
+	if (argc > 3) {
+		fprintf(stderr, "usage: guest_irq [GUEST_ELF [rounds]]\n");
 		return 2;
 	}
 	if (argc == 3) {
@@ -339,7 +339,8 @@ int main(int argc, char **argv)
 		printf("guest_irq: skipped: /dev/kvm: %s\n", strerror(errno));
 		return 0;
 	}
-	start_vm(&b, argv[1]);
+	start_vm(&b, argc > 1 ? argv[1] :
+			 bench_build_path("guest/guest_bench_irq.elf"));
 	make_dev(&b);
 	r = bench_msix_enable_one(b.c, TABLE_OFF, MSI_ADDR,
 				  BENCH_VEC_BASE + DEVICE);

@@ -22,6 +22,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <limits.h>
+
+#include "dev.h"
 
 extern char **environ;
 
@@ -110,13 +113,24 @@ int main(int argc, char **argv)
 	unsigned long long t50, t99, m50, m99, e50, e99, khz;
 	static char out[OUT_MAX];
 	struct run r = { .dev = 0 };
+	char vmm[PATH_MAX], testdev[PATH_MAX], elf[PATH_MAX];
 	const char *line;
 	int ret;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: guest_mmio VMM TESTDEV GUEST_ELF\n");
+	if (argc != 1 && argc != 4) {
+		fprintf(stderr,
+			"usage: guest_mmio [VMM TESTDEV GUEST_ELF]\n");
 		return 2;
 	}
+	/* Without arguments: the build tree's own. */
+	snprintf(vmm, sizeof(vmm), "%s",
+		 argc > 1 ? argv[1] : bench_build_path("vmm/uvfio-vmm"));
+	snprintf(testdev, sizeof(testdev), "%s",
+		 argc > 1 ? argv[2] :
+			    bench_build_path("devices/testdev/uvfio-testdev"));
+	snprintf(elf, sizeof(elf), "%s",
+		 argc > 1 ? argv[3] :
+			    bench_build_path("guest/guest_bench_mmio.elf"));
 	if (access("/dev/kvm", R_OK | W_OK)) {
 		printf("guest_mmio: skipped: /dev/kvm: %s\n", strerror(errno));
 		return 0;
@@ -127,14 +141,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(r.sock, sizeof(r.sock), "%s/sock", r.dir);
-	ret = start_dev(&r, argv[2]);
+	ret = start_dev(&r, testdev);
 	if (ret) {
 		fprintf(stderr, "guest_mmio: uvfio-testdev: %s\n",
 			strerror(-ret));
 		cleanup(&r);
 		return 1;
 	}
-	ret = run_vmm(&r, argv[1], argv[3], out, sizeof(out));
+	ret = run_vmm(&r, vmm, elf, out, sizeof(out));
 	cleanup(&r);
 	line = strstr(out, "MMIO trapped ");
 	if (ret || !line ||

@@ -20,7 +20,6 @@
  *        BENCH_ONLY=stream|downtime|report runs one part.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -371,18 +370,9 @@ int main(int argc, char **argv)
 {
 	char bin[PATH_MAX];
 
-	if (argc > 1) {
-		snprintf(bin, sizeof(bin), "%s", argv[1]);
-	} else {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-		if (n <= 0)
-			return 1;
-		self[n] = 0;
-		snprintf(bin, sizeof(bin),
-			 "%s/../devices/testdev/uvfio-testdev", dirname(self));
-	}
+	snprintf(bin, sizeof(bin), "%s",
+		 argc > 1 ? argv[1] :
+			    bench_build_path("devices/testdev/uvfio-testdev"));
 	if (!getenv("BENCH_NOPIN"))
 		bench_pin_cpu0();
 	/* BENCH_ONLY=stream|downtime|report runs one part (for profiling). */

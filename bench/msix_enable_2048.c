@@ -30,6 +30,8 @@
 #include "dev.h"
 #include "stats.h"
 
+#define TESTDEV "devices/testdev/uvfio-testdev"
+
 #define NVEC 2048u
 #define TABLE_OFF 0x1000u /* uvfio-testdev: BAR0 */
 #define MAX_ROUNDS 64
@@ -141,8 +143,8 @@ int main(int argc, char **argv)
 	uint8_t pos;
 	pid_t dev;
 
-	if (argc < 2 || rounds < 1 || rounds > MAX_ROUNDS) {
-		fprintf(stderr, "usage: %s TESTDEV_BINARY [rounds 1..%d]\n",
+	if (rounds < 1 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "usage: %s [TESTDEV_BINARY [rounds 1..%d]]\n",
 			argv[0], MAX_ROUNDS);
 		return 2;
 	}
@@ -163,7 +165,8 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		die("mkdtemp", errno);
 	snprintf(sock, sizeof(sock), "%s/dev.sock", dir);
-	dev = bench_start_testdev(argv[1], sock);
+	dev = bench_start_testdev(
+		argc > 1 ? argv[1] : bench_build_path(TESTDEV), sock);
 	c = uvfio_client_connect(sock, NULL);
 	if (!c)
 		die("connect", errno);

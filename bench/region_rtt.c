@@ -24,6 +24,8 @@
 #include "dev.h"
 #include "stats.h"
 
+#define TESTDEV "devices/testdev/uvfio-testdev"
+
 /* Many short alternating rounds: drift on a shared host hits both. */
 #define ROUNDS 40
 #define REQ_SIZE 32
@@ -94,8 +96,8 @@ int main(int argc, char **argv)
 	struct uvfio_client *c;
 	pid_t dev;
 
-	if (argc < 2 || n < ROUNDS) {
-		fprintf(stderr, "usage: %s TESTDEV_BINARY [iterations]\n",
+	if (n < ROUNDS) {
+		fprintf(stderr, "usage: %s [TESTDEV_BINARY [iterations]]\n",
 			argv[0]);
 		return 2;
 	}
@@ -106,7 +108,8 @@ int main(int argc, char **argv)
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/dev.sock", dir);
 	bench_pin_cpu0();
-	dev = bench_start_testdev(argv[1], sock);
+	dev = bench_start_testdev(
+		argc > 1 ? argv[1] : bench_build_path(TESTDEV), sock);
 	c = uvfio_client_connect(sock, NULL);
 	if (!c) {
 		perror("connect");
