@@ -135,8 +135,14 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc != 3 || strcmp(argv[1], "--socket")) {
-		fprintf(stderr, "usage: %s --socket PATH\n", argv[0]);
-		return 2;
+		bool help = argc == 2 && !strcmp(argv[1], "--help");
+
+		fprintf(help ? stdout : stderr,
+			"usage: %s --socket PATH\n"
+			"  --socket PATH  serve vfio-user on this UNIX socket\n"
+			"  --help         show this help\n",
+			argv[0]);
+		return help ? 0 : 2;
 	}
 	if (!e)
 		return 1;

@@ -16,7 +16,8 @@ static void usage(FILE *f, const char *prog)
 	fprintf(f,
 		"usage: %s [-h] SOCKET\n"
 		"Prints the vfio-user PCI device at SOCKET as lspci -vvv\n"
-		"does, then its regions, irqs and negotiated capabilities.\n",
+		"does, then its regions, irqs and negotiated capabilities.\n"
+		"  -h, --help  show this help\n",
 		prog);
 }
 
@@ -94,10 +95,14 @@ static int run(struct lspci *l, const char *path)
 
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct lspci *l;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout, argv[0]);
