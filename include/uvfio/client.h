@@ -296,15 +296,6 @@ struct uvfio_client_stats {
 };
 void uvfio_client_stats(struct uvfio_client *c, struct uvfio_client_stats *s);
 
-/*
- * Raw request, for tests and tools: sends cmd with payload and fds, waits
- * for the reply and copies up to cap bytes of its payload.  Returns the
- * reply payload size or a negative errno (the server's, for error
- * replies).
- */
-int uvfio_client_raw(struct uvfio_client *c, uint16_t cmd, const void *req,
-		     size_t len, const int *fds, unsigned int nfds,
-		     void *reply, size_t cap);
 
 /*
  * Interrupt emulation.  After uvfio_client_irq_attach() the client owns

@@ -56,6 +56,7 @@
  * - uvfio_client_close() must not race other calls on the same client.
  */
 #include "priv.h"
+#include "testing.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "evil_cases.h"
+#include "client/testing.h"
 
 enum call { CALL_INFO, CALL_IRQ, CALL_READ, CALL_WRITE, CALL_UNMAP };
 

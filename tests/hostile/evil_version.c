@@ -13,6 +13,7 @@
 
 #include "evil_cases.h"
 #include "proto/negotiate.h"
+#include "client/testing.h"
 
 struct refusal {
 	const char *name;

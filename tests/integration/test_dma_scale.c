@@ -47,6 +47,7 @@
 #include <uvfio/server.h>
 
 #include "proto/wire.h"
+#include "client/testing.h"
 
 #define PG 4096ull
 #define WORDS (PG / 8)

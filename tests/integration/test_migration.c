@@ -27,6 +27,7 @@
 #include "proto/wire.h"
 #include "regs.h"
 #include "testdev_proc.h"
+#include "client/testing.h"
 
 #define GET VFIO_DEVICE_FEATURE_GET
 #define SET VFIO_DEVICE_FEATURE_SET

@@ -33,6 +33,7 @@
 #include "capdev.h"
 #include "proto/wire.h"
 #include "testdev_proc.h"
+#include "client/testing.h"
 
 /* Generous: the whole suite also runs under valgrind. */
 #define READY_MS 20000
