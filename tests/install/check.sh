@@ -37,6 +37,13 @@ for i in $(seq 50); do [ -S "$root/s" ] && break; sleep 0.1; done
 LD_LIBRARY_PATH="$libdir" "$root$prefix/bin/uvfio-lspci" "$root/s" |
 	grep -q "MSI-X: Enable- Count=1" ||
 	{ kill $pid; echo "lspci did not see the installed example"; exit 1; }
+# Names come from pci.ids where there is one, as lspci's do.
+printf '1af4  Some Vendor\n\t10ff  Some Copier\nC 00  Class\n' \
+	>"$root/pci.ids"
+UVFIO_PCI_IDS="$root/pci.ids" LD_LIBRARY_PATH="$libdir" \
+	"$root$prefix/bin/uvfio-lspci" "$root/s" |
+	grep -q "ff00\]: Some Vendor Some Copier" ||
+	{ kill $pid; echo "lspci did not name the device from pci.ids"; exit 1; }
 kill $pid
 wait $pid || true
 echo "install: headers, uvfio.pc, library and programs; example built with pkg-config and run"

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * A few vendor and class names, enough for the devices this project
- * builds; everything else prints as numbers, as lspci does without
- * pci.ids.
+ * Vendor and device names from pciutils' pci.ids where it is installed
+ * (or $UVFIO_PCI_IDS), as lspci does; without it, a few vendor names,
+ * enough for the devices this project builds, and numbers.
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "lspci.h"
 
@@ -69,10 +73,93 @@ const char *lspci_class_name(uint8_t base)
 	return NULL;
 }
 
+static FILE *open_ids(void)
+{
+	static const char *const paths[] = {
+		"/usr/share/misc/pci.ids",
+		"/usr/share/hwdata/pci.ids",
+		"/usr/share/pci.ids",
+	};
+	const char *env = getenv("UVFIO_PCI_IDS");
+	FILE *f;
+
+	if (env && *env)
+		return fopen(env, "re");
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		f = fopen(paths[i], "re");
+		if (f)
+			return f;
+	}
+	return NULL;
+}
+
+/* "xxxx  Name" at p: the name when the id matches, else NULL. */
+static const char *id_line(char *p, uint16_t id)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isxdigit((unsigned char)p[0]))
+		return NULL;
+	v = strtoul(p, &end, 16);
+	if (end != p + 4 || v != id || end[0] != ' ' || end[1] != ' ')
+		return NULL;
+	end[strcspn(end, "\n")] = 0;
+	return end + 2;
+}
+
+/*
+ * Looks vendor (and device) up in pci.ids: true when the vendor is
+ * there; dname stays empty when the device is not.
+ */
+static bool ids_lookup(uint16_t vendor, uint16_t device, char *vname,
+		       char *dname, size_t cap)
+{
+	FILE *f = open_ids();
+	char line[512];
+	bool in_vendor = false, found = false;
+	const char *n;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (line[0] == 'C' && line[1] == ' ')
+			break; /* the class list: no vendors past here */
+		if (line[0] != '\t') {
+			if (in_vendor)
+				break;
+			n = id_line(line, vendor);
+			if (n) {
+				snprintf(vname, cap, "%s", n);
+				in_vendor = found = true;
+			}
+		} else if (in_vendor && line[1] != '\t') {
+			n = id_line(line + 1, device);
+			if (n) {
+				snprintf(dname, cap, "%s", n);
+				break;
+			}
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 void lspci_print_ids(uint16_t vendor, uint16_t device)
 {
-	const char *name = lspci_vendor_name(vendor);
+	char vname[256] = "", dname[256] = "";
+	const char *name;
 
+	if (ids_lookup(vendor, device, vname, dname, sizeof(vname))) {
+		if (dname[0])
+			printf("%s %s", vname, dname);
+		else
+			printf("%s Device %04x", vname, device);
+		return;
+	}
+	name = lspci_vendor_name(vendor);
 	if (name)
 		printf("%s Device %04x", name, device);
 	else
