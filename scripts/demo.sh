@@ -3,8 +3,8 @@
 # uvfio-pcitest against it (migrating it half-way, in the middle of a
 # transfer, to a second uvfio-testdev process), then boot the demo guest under uvfio-vmm with
 # the same device (MSI-X, MSI, INTx and DMA from inside a KVM guest), and
-# summarize.  Exits with the first failure's status (pcitest's, then the
-# VMM's); the VMM part is skipped, saying why, without a usable /dev/kvm.
+# summarize.  Exits with the first failure's status (pcitest's, lspci's,
+# then the VMM's; 1 when a device died); the VMM part is skipped, saying why, without a usable /dev/kvm.
 # The device is always stopped and the temporary directory removed.
 set -u
 
@@ -98,6 +98,7 @@ if [ "$lspci_rc" -eq 0 ]; then
 else
 	echo "lspci:   FAILED (exit $lspci_rc)"
 fi
+[ "$rc" -eq 0 ] && [ "$lspci_rc" -ne 0 ] && rc=$lspci_rc
 result=$(grep '^pcitest: ' "$tmp/pcitest.out" | tail -n 1)
 echo "pcitest: ${result#pcitest: }${result:+, }exit $rc"
 grep '^FAIL ' "$tmp/pcitest.out" | sed 's/^/  /'
