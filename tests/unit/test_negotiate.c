@@ -471,7 +471,7 @@ static void test_migration(void **state)
 	assert_int_equal(c.present, 0);
 }
 
-/* The VERSION replies the peers send, byte for byte (shared/interop). */
+/* The VERSION replies the peers send, byte for byte (tests/interop/data). */
 static void test_peer_replies(void **state)
 {
 	/* libvfio-user 0.2, samples/server and gpio-pci-idio-16. */
