@@ -147,79 +147,71 @@ static int bind_locked(struct uvfio_irq_router *r, struct irqr_route *rt,
  * instead, and what arrives waits as pending for the commit that makes
  * the route live.
  */
+struct bind_args {
+	int efd, resample_fd;
+};
+
+static int bind_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+		   void *arg, struct irqr_shots *shots)
+{
+	const struct bind_args *a = arg;
+
+	/* A bind can find an interrupt that waited for it. */
+	return bind_locked(r, rt, a->efd, a->resample_fd, shots);
+}
+
 int uvfio_irq_bind(struct uvfio_irq_router *r, int route, int efd,
 		   int resample_fd)
 {
-	struct irqr_shots shots = { 0 };
-	struct irqr_route *rt;
-	int ret;
+	struct bind_args a = { efd, resample_fd };
 
-	if (!r)
-		return -EINVAL;
-	pthread_mutex_lock(&r->lock);
-	rt = irqr_route_get(r, route);
-	ret = rt ? bind_locked(r, rt, efd, resample_fd, &shots) : -EINVAL;
-	pthread_mutex_unlock(&r->lock);
-	/* A bind can find an interrupt that waited for it. */
-	ret = ret ?: irqr_shots_fire(r, &shots);
-	free(shots.v);
-	return ret;
+	return irqr_on_route(r, route, bind_op, &a);
+}
+
+static int unbind_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+		     void *arg, struct irqr_shots *shots)
+{
+	(void)arg;
+	(void)shots;
+	if (rt->efd < 0)
+		return -ENOENT;
+	irqr_route_detach(r, rt);
+	return 0;
 }
 
 int uvfio_irq_unbind(struct uvfio_irq_router *r, int route)
 {
-	struct irqr_route *rt;
-	int ret = 0;
-
-	if (!r)
-		return -EINVAL;
-	pthread_mutex_lock(&r->lock);
-	rt = irqr_route_get(r, route);
-	if (!rt)
-		ret = -EINVAL;
-	else if (rt->efd < 0)
-		ret = -ENOENT;
-	else
-		irqr_route_detach(r, rt);
-	pthread_mutex_unlock(&r->lock);
-	return ret;
+	return irqr_on_route(r, route, unbind_op, NULL);
 }
 
-static int set_mask(struct uvfio_irq_router *r, int route, bool masked)
+static int set_mask_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+		       void *arg, struct irqr_shots *shots)
 {
-	struct irqr_shots shots = { 0 };
-	struct irqr_route *rt;
+	bool masked = *(const bool *)arg;
 	int ret;
 
-	if (!r)
-		return -EINVAL;
-	pthread_mutex_lock(&r->lock);
-	rt = irqr_route_get(r, route);
-	if (rt) {
-		rt->masked = masked;
-		ret = irqr_route_sync(r, rt, &shots);
-		/* Failed: keep the mask the caller still believes in. */
-		if (ret) {
-			rt->masked = !masked;
-			irqr_route_sync(r, rt, &shots);
-		}
-	} else {
-		ret = -EINVAL;
+	rt->masked = masked;
+	ret = irqr_route_sync(r, rt, shots);
+	/* Failed: keep the mask the caller still believes in. */
+	if (ret) {
+		rt->masked = !masked;
+		irqr_route_sync(r, rt, shots);
 	}
-	pthread_mutex_unlock(&r->lock);
-	ret = irqr_shots_fire(r, &shots) ?: ret;
-	free(shots.v);
 	return ret;
 }
 
 int uvfio_irq_mask(struct uvfio_irq_router *r, int route)
 {
-	return set_mask(r, route, true);
+	bool masked = true;
+
+	return irqr_on_route(r, route, set_mask_op, &masked);
 }
 
 int uvfio_irq_unmask(struct uvfio_irq_router *r, int route)
 {
-	return set_mask(r, route, false);
+	bool masked = false;
+
+	return irqr_on_route(r, route, set_mask_op, &masked);
 }
 
 /*
@@ -234,61 +226,47 @@ static void catch_up(struct uvfio_irq_router *r, struct irqr_route *rt)
 		rt->pending = true;
 }
 
+static int pending_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+		      void *arg, struct irqr_shots *shots)
+{
+	(void)arg;
+	(void)shots;
+	catch_up(r, rt);
+	return rt->pending;
+}
+
 int uvfio_irq_pending(struct uvfio_irq_router *r, int route)
 {
-	struct irqr_route *rt;
-	int ret;
+	return irqr_on_route(r, route, pending_op, NULL);
+}
 
-	if (!r)
-		return -EINVAL;
-	pthread_mutex_lock(&r->lock);
-	rt = irqr_route_get(r, route);
-	if (rt) {
-		catch_up(r, rt);
-		ret = rt->pending;
-	} else {
-		ret = -EINVAL;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return ret;
+static int clear_pending_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+			    void *arg, struct irqr_shots *shots)
+{
+	(void)arg;
+	(void)shots;
+	/* Events written before the clear are cleared with it. */
+	catch_up(r, rt);
+	rt->pending = false;
+	return 0;
 }
 
 int uvfio_irq_clear_pending(struct uvfio_irq_router *r, int route)
 {
-	struct irqr_route *rt;
-	int ret = 0;
+	return irqr_on_route(r, route, clear_pending_op, NULL);
+}
 
-	if (!r)
-		return -EINVAL;
-	pthread_mutex_lock(&r->lock);
-	rt = irqr_route_get(r, route);
-	if (rt) {
-		/* Events written before the clear are cleared with it. */
-		catch_up(r, rt);
-		rt->pending = false;
-	} else {
-		ret = -EINVAL;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return ret;
+static int signal_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+		     void *arg, struct irqr_shots *shots)
+{
+	(void)r;
+	(void)arg;
+	if (!irqr_route_deliverable(rt) || !irqr_shots_push(shots, rt))
+		rt->pending = true;
+	return 0;
 }
 
 int uvfio_irq_signal(struct uvfio_irq_router *r, int route)
 {
-	struct irqr_shots shots = { 0 };
-	struct irqr_route *rt;
-	int ret = 0;
-
-	if (!r)
-		return -EINVAL;
-	pthread_mutex_lock(&r->lock);
-	rt = irqr_route_get(r, route);
-	if (!rt)
-		ret = -EINVAL;
-	else if (!irqr_route_deliverable(rt) || !irqr_shots_push(&shots, rt))
-		rt->pending = true;
-	pthread_mutex_unlock(&r->lock);
-	ret = ret ?: irqr_shots_fire(r, &shots);
-	free(shots.v);
-	return ret;
+	return irqr_on_route(r, route, signal_op, NULL);
 }

@@ -146,4 +146,16 @@ uint64_t irqr_route_take(struct uvfio_irq_router *r, struct irqr_route *rt);
 bool irqr_shots_push(struct irqr_shots *s, const struct irqr_route *rt);
 int irqr_shots_fire(struct uvfio_irq_router *r, struct irqr_shots *s);
 
+typedef int (*irqr_route_op)(struct uvfio_irq_router *r,
+			     struct irqr_route *rt, void *arg,
+			     struct irqr_shots *shots);
+/*
+ * Runs op on a route under the router's lock, then delivers what it
+ * queued in shots once the lock is dropped (an injection may block);
+ * -EINVAL for no router or no such route, else op's result or, when op
+ * succeeded, the delivery's.
+ */
+int irqr_on_route(struct uvfio_irq_router *r, int route, irqr_route_op op,
+		  void *arg);
+
 #endif

@@ -177,51 +177,61 @@ out:
 	return h;
 }
 
-int uvfio_irq_route_update(struct uvfio_irq_router *r, int route,
-			   const struct uvfio_msi_msg *msg)
+int irqr_on_route(struct uvfio_irq_router *r, int route, irqr_route_op op,
+		  void *arg)
 {
+	struct irqr_shots shots = { 0 };
 	struct irqr_route *rt;
-	int ret = 0;
-
-	if (!r || !msg)
-		return -EINVAL;
-	pthread_mutex_lock(&r->lock);
-	rt = irqr_route_get(r, route);
-	if (!rt || rt->pin) {
-		ret = -EINVAL;
-		goto out;
-	}
-	if (rt->msg.address == msg->address && rt->msg.data == msg->data)
-		goto out;
-	if ((r->flags & UVFIO_ROUTER_DIRECT) && msg->data != rt->msg.data) {
-		/* The route moves; its irqfd follows at commit (bind.c). */
-		ret = gsi_take(r, msg);
-		if (ret < 0)
-			goto out;
-		irqr_gsi_free(&r->gsi, rt->gsi);
-		rt->gsi = ret;
-		ret = 0;
-	}
-	rt->msg = *msg;
-	r->dirty = true;
-out:
-	pthread_mutex_unlock(&r->lock);
-	return ret;
-}
-
-int uvfio_irq_route_release(struct uvfio_irq_router *r, int route)
-{
-	struct irqr_route *rt;
-	int ret = 0;
+	int ret, err;
 
 	if (!r)
 		return -EINVAL;
 	pthread_mutex_lock(&r->lock);
 	rt = irqr_route_get(r, route);
-	if (!rt) {
-		ret = -EINVAL;
-		goto out;
+	ret = rt ? op(r, rt, arg, &shots) : -EINVAL;
+	pthread_mutex_unlock(&r->lock);
+	err = irqr_shots_fire(r, &shots);
+	free(shots.v);
+	return ret ?: err;
+}
+
+static int update_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+		     void *arg, struct irqr_shots *shots)
+{
+	const struct uvfio_msi_msg *msg = arg;
+	int gsi;
+
+	(void)shots;
+	if (rt->pin)
+		return -EINVAL;
+	if (rt->msg.address == msg->address && rt->msg.data == msg->data)
+		return 0;
+	if ((r->flags & UVFIO_ROUTER_DIRECT) && msg->data != rt->msg.data) {
+		/* The route moves; its irqfd follows at commit (bind.c). */
+		gsi = gsi_take(r, msg);
+		if (gsi < 0)
+			return gsi;
+		irqr_gsi_free(&r->gsi, rt->gsi);
+		rt->gsi = gsi;
 	}
+	rt->msg = *msg;
+	r->dirty = true;
+	return 0;
+}
+
+int uvfio_irq_route_update(struct uvfio_irq_router *r, int route,
+			   const struct uvfio_msi_msg *msg)
+{
+	if (!msg)
+		return -EINVAL;
+	return irqr_on_route(r, route, update_op, (void *)msg);
+}
+
+static int release_op(struct uvfio_irq_router *r, struct irqr_route *rt,
+		      void *arg, struct irqr_shots *shots)
+{
+	(void)arg;
+	(void)shots;
 	irqr_route_detach(r, rt);
 	if (!rt->pin) {
 		/*
@@ -233,10 +243,13 @@ int uvfio_irq_route_release(struct uvfio_irq_router *r, int route)
 		r->nr_msi--;
 		r->dirty = true;
 	}
-	slot_free(r, route);
-out:
-	pthread_mutex_unlock(&r->lock);
-	return ret;
+	slot_free(r, (int)(rt - r->routes));
+	return 0;
+}
+
+int uvfio_irq_route_release(struct uvfio_irq_router *r, int route)
+{
+	return irqr_on_route(r, route, release_op, NULL);
 }
 
 int uvfio_irq_route_pin(struct uvfio_irq_router *r, unsigned int pin)
@@ -259,11 +272,6 @@ int uvfio_irq_route_pin(struct uvfio_irq_router *r, unsigned int pin)
 	}
 	pthread_mutex_unlock(&r->lock);
 	return h;
-}
-
-static void shots_free(struct irqr_shots *s)
-{
-	free(s->v);
 }
 
 int uvfio_irq_router_commit(struct uvfio_irq_router *r)
@@ -315,7 +323,7 @@ int uvfio_irq_router_commit(struct uvfio_irq_router *r)
 out:
 	pthread_mutex_unlock(&r->lock);
 	ret = irqr_shots_fire(r, &shots);
-	shots_free(&shots);
+	free(shots.v);
 	return err ?: ret;
 }
 
