@@ -123,8 +123,8 @@ uint32_t irq_info_flags(unsigned int index)
 	}
 }
 
-static struct irq_index *find(struct uvfio_dev *dev, unsigned int index,
-			      uint32_t vector)
+struct irq_index *irq_find(struct uvfio_dev *dev, unsigned int index,
+			   uint32_t vector)
 {
 	if (!dev || index >= VFIO_PCI_NUM_IRQS ||
 	    vector >= dev->irqs[index].count)
@@ -135,7 +135,7 @@ static struct irq_index *find(struct uvfio_dev *dev, unsigned int index,
 int uvfio_dev_irq_trigger(struct uvfio_dev *dev, unsigned int index,
 			  uint32_t vector)
 {
-	struct irq_index *q = find(dev, index, vector);
+	struct irq_index *q = irq_find(dev, index, vector);
 	int r;
 
 	if (!q)
@@ -146,7 +146,7 @@ int uvfio_dev_irq_trigger(struct uvfio_dev *dev, unsigned int index,
 
 int uvfio_dev_intx_set_level(struct uvfio_dev *dev, bool asserted)
 {
-	struct irq_index *q = find(dev, VFIO_PCI_INTX_IRQ_INDEX, 0);
+	struct irq_index *q = irq_find(dev, VFIO_PCI_INTX_IRQ_INDEX, 0);
 	int r;
 
 	if (!q)
@@ -167,7 +167,7 @@ int uvfio_dev_irq_mode(struct uvfio_dev *dev)
 int uvfio_dev_irq_status(struct uvfio_dev *dev, unsigned int index,
 			 uint32_t vector)
 {
-	struct irq_index *q = find(dev, index, vector);
+	struct irq_index *q = irq_find(dev, index, vector);
 	uint32_t s;
 
 	if (!q)
@@ -181,7 +181,7 @@ int uvfio_dev_irq_status(struct uvfio_dev *dev, unsigned int index,
 int uvfio_dev_irq_clear_pending(struct uvfio_dev *dev, unsigned int index,
 				uint32_t vector)
 {
-	struct irq_index *q = find(dev, index, vector);
+	struct irq_index *q = irq_find(dev, index, vector);
 
 	if (!q)
 		return -EINVAL;

@@ -111,6 +111,9 @@ bool irq_watch_active(const struct uvfio_dev *dev);
 void irq_watch_free(struct uvfio_dev *dev);
 
 /* irq.c */
+/* The index holding vector, or NULL when either is out of range. */
+struct irq_index *irq_find(struct uvfio_dev *dev, unsigned int index,
+			   uint32_t vector);
 void irq_disable(struct irq_index *q);
 void irq_enable(struct irq_index *q, uint32_t nvec);
 int irq_mode_get(struct uvfio_dev *dev);

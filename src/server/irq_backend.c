@@ -172,20 +172,11 @@ void ims_unbind_all(struct irq_index *q)
 			ims_detach(q, i, &q->vec[i]);
 }
 
-static struct irq_index *find(struct uvfio_dev *dev, unsigned int index,
-			      uint32_t vector)
-{
-	if (!dev || index >= VFIO_PCI_NUM_IRQS ||
-	    vector >= dev->irqs[index].count)
-		return NULL;
-	return &dev->irqs[index];
-}
-
 int uvfio_dev_irq_set_emulated(struct uvfio_dev *dev, unsigned int index,
 			       uint32_t vector, uvfio_irq_emulated_fn fn,
 			       void *priv)
 {
-	struct irq_index *q = find(dev, index, vector);
+	struct irq_index *q = irq_find(dev, index, vector);
 
 	/* MSI-X vectors past the capability exist only through IMS. */
 	if (!q || (index == VFIO_PCI_MSIX_IRQ_INDEX && vector >= MSIX_MAX))
@@ -197,7 +188,7 @@ int uvfio_dev_irq_set_emulated(struct uvfio_dev *dev, unsigned int index,
 int uvfio_dev_irq_set_ims(struct uvfio_dev *dev, unsigned int index,
 			  uint32_t vector, struct uvfio_ims *ims, uint32_t slot)
 {
-	struct irq_index *q = find(dev, index, vector);
+	struct irq_index *q = irq_find(dev, index, vector);
 
 	if (!q || index != VFIO_PCI_MSIX_IRQ_INDEX ||
 	    (ims && slot >= ims->slots) || (!ims && vector >= MSIX_MAX))
