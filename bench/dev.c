@@ -52,7 +52,7 @@ int bench_msix_enable_one(struct uvfio_client *c, uint64_t table_off,
 {
 	const uint32_t ent[4] = { (uint32_t)address, (uint32_t)(address >> 32),
 				  data, 0 };
-	struct uvfio_pci_cfg *cfg = calloc(1, sizeof(*cfg));
+	struct uvfio_pci_cfg *cfg = uvfio_pci_cfg_new();
 	uint8_t raw[UVFIO_PCI_CFG_SIZE], pos;
 	uint16_t fl;
 	int r;
@@ -65,7 +65,7 @@ int bench_msix_enable_one(struct uvfio_client *c, uint64_t table_off,
 		pos = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
 		r = pos ? 0 : -ENODEV;
 	}
-	free(cfg);
+	uvfio_pci_cfg_free(cfg);
 	if (!r)
 		r = uvfio_client_bar_write(c, 0, table_off, ent, sizeof(ent));
 	if (r)

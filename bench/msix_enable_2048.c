@@ -52,7 +52,7 @@ static uint64_t commits(struct uvfio_irq_router *r)
 
 static uint8_t msix_pos(struct uvfio_client *c)
 {
-	struct uvfio_pci_cfg *cfg = calloc(1, sizeof(*cfg));
+	struct uvfio_pci_cfg *cfg = uvfio_pci_cfg_new();
 	uint8_t raw[UVFIO_PCI_CFG_SIZE], pos;
 	int r;
 
@@ -63,7 +63,7 @@ static uint8_t msix_pos(struct uvfio_client *c)
 		die("cfg_read", -r);
 	uvfio_pci_load(cfg, raw, sizeof(raw));
 	pos = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
-	free(cfg);
+	uvfio_pci_cfg_free(cfg);
 	if (!pos)
 		die("no MSI-X capability", ENODEV);
 	return pos;

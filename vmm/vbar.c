@@ -40,7 +40,7 @@ static int find_msix(struct vdev *vd)
 	ret = vdev_dev_cfg(vd, 0, raw, sizeof(raw), false);
 	if (ret)
 		return ret;
-	cfg = calloc(1, sizeof(*cfg));
+	cfg = uvfio_pci_cfg_new();
 	if (!cfg)
 		return -ENOMEM;
 	uvfio_pci_load(cfg, raw, sizeof(raw));
@@ -64,7 +64,7 @@ static int find_msix(struct vdev *vd)
 			.len = (entries + 63) / 64 * 8ull,
 		};
 	}
-	free(cfg);
+	uvfio_pci_cfg_free(cfg);
 	return 0;
 }
 

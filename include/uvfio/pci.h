@@ -28,22 +28,13 @@
 #define UVFIO_BAR_MEM64 (1u << 1)
 #define UVFIO_BAR_PREFETCH (1u << 2)
 
-struct uvfio_pci_bar {
-	uint64_t size;          /* 0: BAR not implemented */
-	uint32_t flags;         /* UVFIO_BAR_* */
-};
-
-struct uvfio_pci_cfg {
-	uint32_t size;          /* 256 or 4096 */
-	uint8_t data[UVFIO_PCIE_CFG_SIZE];
-	uint8_t wmask[UVFIO_PCIE_CFG_SIZE];
-	uint8_t w1cmask[UVFIO_PCIE_CFG_SIZE];
-	struct uvfio_pci_bar bar[UVFIO_PCI_NUM_BARS];
-	uint8_t next_cap;       /* allocator: next free byte after 0x40 */
-	uint16_t next_ecap;     /* allocator: next free byte after 0x100 */
-	uint8_t last_cap;       /* offset of the last standard capability */
-	uint16_t last_ecap;     /* offset of the last extended capability */
-};
+/*
+ * A config space model: the bytes, their masks, the BARs and the
+ * capability allocator.  Opaque, so it can grow without breaking the ABI:
+ * a device gets its own from uvfio_dev_pci(), a VMM or a tool makes one
+ * with uvfio_pci_cfg_new().
+ */
+struct uvfio_pci_cfg;
 
 struct uvfio_pci_ids {
 	uint16_t vendor_id;
@@ -54,6 +45,12 @@ struct uvfio_pci_ids {
 	uint32_t class_code;    /* base << 16 | sub << 8 | prog-if */
 	uint8_t irq_pin;        /* 0 none, 1 INTA .. 4 INTD */
 };
+
+/* A zeroed model (size 0) to fill with uvfio_pci_init() or _load(). */
+struct uvfio_pci_cfg *uvfio_pci_cfg_new(void);
+void uvfio_pci_cfg_free(struct uvfio_pci_cfg *cfg);
+/* 256 or 4096 once initialised or loaded. */
+uint32_t uvfio_pci_cfg_size(const struct uvfio_pci_cfg *cfg);
 
 /*
  * A type-0 header: IDs, command (I/O, memory, bus master, INTx disable

@@ -22,6 +22,8 @@
 #include <uvfio/irq.h>
 #include <uvfio/pci.h>
 
+#include "pci/pci_internal.h"
+
 struct uvfio_client;
 
 #define CL_MSI_MAX_VEC 32u

@@ -4,6 +4,7 @@
  * driver sees them, and loading a space read from a peer.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pci_internal.h"
@@ -145,4 +146,19 @@ void uvfio_pci_load(struct uvfio_pci_cfg *cfg, const void *bytes, uint32_t size)
 		memcpy(cfg->data, bytes, n);
 	cfg->size = size > UVFIO_PCI_CFG_SIZE ? UVFIO_PCIE_CFG_SIZE :
 						UVFIO_PCI_CFG_SIZE;
+}
+
+struct uvfio_pci_cfg *uvfio_pci_cfg_new(void)
+{
+	return calloc(1, sizeof(struct uvfio_pci_cfg));
+}
+
+void uvfio_pci_cfg_free(struct uvfio_pci_cfg *cfg)
+{
+	free(cfg);
+}
+
+uint32_t uvfio_pci_cfg_size(const struct uvfio_pci_cfg *cfg)
+{
+	return cfg ? cfg->size : 0;
 }

@@ -10,6 +10,23 @@
 
 #include "uvfio/pci.h"
 
+struct uvfio_pci_bar {
+	uint64_t size; /* 0: BAR not implemented */
+	uint32_t flags; /* UVFIO_BAR_* */
+};
+
+struct uvfio_pci_cfg {
+	uint32_t size; /* 256 or 4096 */
+	uint8_t data[UVFIO_PCIE_CFG_SIZE];
+	uint8_t wmask[UVFIO_PCIE_CFG_SIZE];
+	uint8_t w1cmask[UVFIO_PCIE_CFG_SIZE];
+	struct uvfio_pci_bar bar[UVFIO_PCI_NUM_BARS];
+	uint8_t next_cap; /* allocator: next free byte after 0x40 */
+	uint16_t next_ecap; /* allocator: next free byte after 0x100 */
+	uint8_t last_cap; /* offset of the last standard capability */
+	uint16_t last_ecap; /* offset of the last extended capability */
+};
+
 #define UVFIO_PCI_ALIGN4(x) (((x) + 3u) & ~3u)
 
 /* Sets the write and write-1-to-clear masks of n (1..4) bytes at off. */

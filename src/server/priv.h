@@ -11,6 +11,7 @@
 #include <uvfio/caps.h>
 #include <uvfio/server.h>
 
+#include "pci/pci_internal.h"
 #include "proto/chan.h"
 #include "proto/itree.h"
 #include "proto/wire.h"

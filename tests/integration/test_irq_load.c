@@ -296,7 +296,7 @@ static void test_reprogram_under_load(void **state)
 static int setup(void **state)
 {
 	struct load *l = calloc(1, sizeof(*l));
-	static struct uvfio_pci_cfg cfg;
+	struct uvfio_pci_cfg *cfg = uvfio_pci_cfg_new();
 	uint8_t raw[UVFIO_PCI_CFG_SIZE];
 
 	assert_non_null(l);
@@ -310,8 +310,10 @@ static int setup(void **state)
 	assert_non_null(l->r);
 	assert_int_equal(uvfio_client_irq_attach(l->c, l->r), 0);
 	assert_int_equal(uvfio_client_cfg_read(l->c, 0, raw, sizeof(raw)), 0);
-	uvfio_pci_load(&cfg, raw, sizeof(raw));
-	l->msix = uvfio_pci_find_cap(&cfg, PCI_CAP_ID_MSIX);
+	assert_non_null(cfg);
+	uvfio_pci_load(cfg, raw, sizeof(raw));
+	l->msix = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
+	uvfio_pci_cfg_free(cfg);
 	assert_true(l->msix > 0);
 	*state = l;
 	return 0;

@@ -244,13 +244,15 @@ static uint64_t commits(struct fixture *f)
 
 static void find_caps(struct fixture *f)
 {
-	static struct uvfio_pci_cfg cfg;
+	struct uvfio_pci_cfg *cfg = uvfio_pci_cfg_new();
 	uint8_t raw[UVFIO_PCI_CFG_SIZE];
 
 	assert_int_equal(uvfio_client_cfg_read(f->c, 0, raw, sizeof(raw)), 0);
-	uvfio_pci_load(&cfg, raw, sizeof(raw));
-	f->msi = uvfio_pci_find_cap(&cfg, PCI_CAP_ID_MSI);
-	f->msix = uvfio_pci_find_cap(&cfg, PCI_CAP_ID_MSIX);
+	assert_non_null(cfg);
+	uvfio_pci_load(cfg, raw, sizeof(raw));
+	f->msi = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSI);
+	f->msix = uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX);
+	uvfio_pci_cfg_free(cfg);
 	assert_true(f->msi && f->msix);
 }
 

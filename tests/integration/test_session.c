@@ -158,7 +158,7 @@ static void test_irq_info(void **state)
 static void test_config_space(void **state)
 {
 	struct fixture *f = *state;
-	struct uvfio_pci_cfg cfg;
+	struct uvfio_pci_cfg *cfg = uvfio_pci_cfg_new();
 	uint8_t raw[UVFIO_PCIE_CFG_SIZE];
 	uint16_t cmd;
 
@@ -168,12 +168,15 @@ static void test_config_space(void **state)
 				 f->c, VFIO_PCI_CONFIG_REGION_INDEX, 0, raw,
 				 sizeof(raw)),
 			 0);
-	uvfio_pci_load(&cfg, raw, sizeof(raw));
-	assert_true(uvfio_pci_find_cap(&cfg, PCI_CAP_ID_MSI));
-	assert_true(uvfio_pci_find_cap(&cfg, PCI_CAP_ID_MSIX));
-	assert_true(uvfio_pci_find_cap(&cfg, PCI_CAP_ID_EXP));
-	assert_true(uvfio_pci_find_cap(&cfg, PCI_CAP_ID_PM));
-	assert_true(uvfio_pci_find_ecap(&cfg, PCI_EXT_CAP_ID_DSN));
+	assert_non_null(cfg);
+	uvfio_pci_load(cfg, raw, sizeof(raw));
+	assert_int_equal(uvfio_pci_cfg_size(cfg), UVFIO_PCIE_CFG_SIZE);
+	assert_true(uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSI));
+	assert_true(uvfio_pci_find_cap(cfg, PCI_CAP_ID_MSIX));
+	assert_true(uvfio_pci_find_cap(cfg, PCI_CAP_ID_EXP));
+	assert_true(uvfio_pci_find_cap(cfg, PCI_CAP_ID_PM));
+	assert_true(uvfio_pci_find_ecap(cfg, PCI_EXT_CAP_ID_DSN));
+	uvfio_pci_cfg_free(cfg);
 
 	/* The vendor ID is read-only; the command register is not. */
 	uint16_t junk = 0x1234;

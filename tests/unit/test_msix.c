@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include "client/irqemu.h"
-#include "uvfio/pci.h"
 
 static void model(struct uvfio_pci_cfg *cfg)
 {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "uvfio/pci.h"
+#include "pci/pci_internal.h"
 
 static const struct uvfio_pci_ids test_ids = {
 	.vendor_id = 0x1af4,

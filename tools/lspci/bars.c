@@ -76,7 +76,7 @@ static void check_bar(unsigned int bar, uint32_t raw, uint64_t addr,
 /* Prints BAR bar; returns how many BAR slots it used (1 or 2). */
 static unsigned int print_bar(struct lspci *l, unsigned int bar, uint16_t cmd)
 {
-	const struct uvfio_pci_cfg *cfg = &l->cfg;
+	const struct uvfio_pci_cfg *cfg = l->cfg;
 	uint32_t raw = uvfio_pci_get32(cfg, PCI_BASE_ADDRESS_0 + 4 * bar);
 	bool io = raw & PCI_BASE_ADDRESS_SPACE_IO;
 	bool is64 = !io && (raw & PCI_BASE_ADDRESS_MEM_TYPE_MASK) ==
@@ -125,7 +125,7 @@ static unsigned int print_bar(struct lspci *l, unsigned int bar, uint16_t cmd)
 
 static void print_rom(struct lspci *l)
 {
-	uint32_t raw = uvfio_pci_get32(&l->cfg, PCI_ROM_ADDRESS);
+	uint32_t raw = uvfio_pci_get32(l->cfg, PCI_ROM_ADDRESS);
 	uint32_t rflags;
 	uint64_t size = region_size(l, VFIO_PCI_ROM_REGION_INDEX, &rflags);
 	uint32_t addr = raw & PCI_ROM_ADDRESS_MASK;
@@ -145,10 +145,10 @@ static void print_rom(struct lspci *l)
 
 void lspci_print_bars(struct lspci *l)
 {
-	uint16_t cmd = uvfio_pci_get16(&l->cfg, PCI_COMMAND);
+	uint16_t cmd = uvfio_pci_get16(l->cfg, PCI_COMMAND);
 	unsigned int bar = 0;
 
-	if ((uvfio_pci_get8(&l->cfg, PCI_HEADER_TYPE) & 0x7f) !=
+	if ((uvfio_pci_get8(l->cfg, PCI_HEADER_TYPE) & 0x7f) !=
 	    PCI_HEADER_TYPE_NORMAL)
 		return;
 	while (bar < UVFIO_PCI_NUM_BARS)

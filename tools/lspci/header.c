@@ -89,7 +89,7 @@ static void print_latency_irq(const struct uvfio_pci_cfg *cfg, uint16_t cmd)
 
 void lspci_print_header(struct lspci *l)
 {
-	const struct uvfio_pci_cfg *cfg = &l->cfg;
+	const struct uvfio_pci_cfg *cfg = l->cfg;
 	uint8_t htype = uvfio_pci_get8(cfg, PCI_HEADER_TYPE) & 0x7f;
 	uint16_t cmd = uvfio_pci_get16(cfg, PCI_COMMAND);
 

@@ -16,7 +16,7 @@
 
 struct lspci {
 	struct uvfio_client *c;
-	struct uvfio_pci_cfg cfg;
+	struct uvfio_pci_cfg *cfg;
 	uint32_t num_regions;   /* from device info */
 	uint32_t num_irqs;
 };

@@ -52,7 +52,7 @@ static int load_config(struct lspci *l)
 		fprintf(stderr, "uvfio-lspci: reading config space: %s\n",
 			strerror(-ret));
 	else
-		uvfio_pci_load(&l->cfg, buf, len);
+		uvfio_pci_load(l->cfg, buf, len);
 	free(buf);
 	return ret < 0 ? ret : 0;
 }
@@ -86,8 +86,8 @@ static int run(struct lspci *l, const char *path)
 
 	lspci_print_header(l);
 	lspci_print_bars(l);
-	lspci_print_caps(&l->cfg);
-	lspci_print_ecaps(&l->cfg);
+	lspci_print_caps(l->cfg);
+	lspci_print_ecaps(l->cfg);
 	printf("\n");
 	lspci_print_server(l);
 	return fflush(stdout) ? -EIO : 0;
@@ -116,15 +116,18 @@ int main(int argc, char **argv)
 		usage(stderr, argv[0]);
 		return 2;
 	}
-	/* The model is 12 KiB: keep it off the stack. */
 	l = calloc(1, sizeof(*l));
-	if (!l) {
+	if (l)
+		l->cfg = uvfio_pci_cfg_new();
+	if (!l || !l->cfg) {
 		perror("uvfio-lspci");
+		free(l);
 		return 1;
 	}
 	ret = run(l, argv[optind]);
 	if (l->c)
 		uvfio_client_close(l->c);
+	uvfio_pci_cfg_free(l->cfg);
 	free(l);
 	return ret < 0 ? 1 : 0;
 }
