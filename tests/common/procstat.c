@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+#include "procstat.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int proc_map_count(pid_t pid)
+{
+	char path[64], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	/* A line longer than the buffer is still one mapping. */
+	while (fgets(line, sizeof(line), f))
+		if (strchr(line, '\n'))
+			n++;
+	fclose(f);
+	return n;
+}
+
+long proc_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+bool wait_cond(bool (*cond)(void *arg), void *arg, unsigned int ms)
+{
+	long end = now_us() + (long)ms * 1000;
+	long pause_ns = 100000;
+
+	for (;;) {
+		struct timespec ts = { 0, pause_ns };
+
+		if (cond(arg))
+			return true;
+		if (now_us() >= end)
+			return cond(arg);
+		nanosleep(&ts, NULL);
+		if (pause_ns < 10000000)
+			pause_ns *= 2;
+	}
+}

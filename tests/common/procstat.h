@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a process holds, as /proc shows it from outside: open fds,
+ * mappings and resident memory.  For leak checks after a peer leaves.
+ */
+#ifndef UVFIO_TESTS_PROCSTAT_H
+#define UVFIO_TESTS_PROCSTAT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Lines of /proc/PID/maps (one per mapping), or -errno. */
+int proc_map_count(pid_t pid);
+/* VmRSS of /proc/PID/status in KiB, or -errno. */
+long proc_rss_kb(pid_t pid);
+
+/*
+ * Calls cond(arg) until it returns true or ms milliseconds have passed,
+ * backing off from 0.1 ms to 10 ms between tries.  Returns cond's last
+ * answer: a wait on a condition with a deadline, not a sleep.
+ */
+bool wait_cond(bool (*cond)(void *arg), void *arg, unsigned int ms);
+
+#endif
