@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-int proc_map_count(pid_t pid)
+static int count_maps(pid_t pid, bool files)
 {
 	char path[64], line[512];
 	int n = 0;
@@ -16,12 +16,25 @@ int proc_map_count(pid_t pid)
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	/* A line longer than the buffer is still one mapping. */
-	while (fgets(line, sizeof(line), f))
-		if (strchr(line, '\n'))
+	while (fgets(line, sizeof(line), f)) {
+		char *nl = strchr(line, '\n');
+
+		/* A line longer than the buffer is still one mapping. */
+		if (nl && (!files || strstr(line, " /")))
 			n++;
+	}
 	fclose(f);
 	return n;
+}
+
+int proc_map_count(pid_t pid)
+{
+	return count_maps(pid, false);
+}
+
+int proc_file_map_count(pid_t pid)
+{
+	return count_maps(pid, true);
 }
 
 long proc_rss_kb(pid_t pid)

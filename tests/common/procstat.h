@@ -11,6 +11,12 @@
 
 /* Lines of /proc/PID/maps (one per mapping), or -errno. */
 int proc_map_count(pid_t pid);
+/*
+ * Mappings of files (memfds too) only: what a peer's region or DMA fd
+ * leaves mapped.  Anonymous mappings (malloc arenas, cached thread
+ * stacks) come and go with the allocator and are not counted.
+ */
+int proc_file_map_count(pid_t pid);
 /* VmRSS of /proc/PID/status in KiB, or -errno. */
 long proc_rss_kb(pid_t pid);
 
