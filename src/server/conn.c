@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -61,6 +62,7 @@ int uvfio_dev_listen(struct uvfio_dev *dev, const char *path)
 		dev->path = NULL;
 		return err ? err : -ENOMEM;
 	}
+	stop_fd_set(dev, &dev->stop_listen_fd, fd);
 	return 0;
 }
 
@@ -97,6 +99,7 @@ int uvfio_dev_attach_fd(struct uvfio_dev *dev, int fd)
 	}
 	if (dev->listen_fd >= 0)
 		epoll_set(dev, EPOLL_CTL_DEL, dev->listen_fd);
+	stop_fd_set(dev, &dev->stop_conn_fd, fd);
 	dev->connected = true;
 	dev->negotiated = false;
 	uvfio_caps_default(&dev->peer);
@@ -120,6 +123,7 @@ void conn_drop(struct uvfio_dev *dev)
 	/* Wakes a device thread blocked sending on the socket. */
 	shutdown(dev->chan.fd, SHUT_RDWR);
 	s2c_close(dev);
+	stop_fd_set(dev, &dev->stop_conn_fd, -1);
 	pthread_mutex_lock(&dev->send_lock);
 	uvfio_chan_fini(&dev->chan);
 	pthread_mutex_unlock(&dev->send_lock);
@@ -328,13 +332,46 @@ int uvfio_dev_run(struct uvfio_dev *dev, bool once)
 	return 0;
 }
 
-/* Async-signal-safe: an atomic store and shutdown(2). */
+/*
+ * The fds uvfio_dev_stop() may shut down.  All accesses are sequentially
+ * consistent, which is what makes the two pairs below work:
+ *  - publish (store fd, load stop) against stop (store stop, load fd):
+ *    at least one of them sees the other, so the new socket is shut
+ *    down by one side or the other, never by neither;
+ *  - withdraw (store -1, load users) against stop (add users, load fd):
+ *    either stop sees -1, or we see it running and wait for it to leave
+ *    before the caller closes the fd.
+ * The wait is short (one shutdown()) and cannot be on ourselves: a stop()
+ * in a signal handler on this thread has returned before we look again.
+ */
+void stop_fd_set(struct uvfio_dev *dev, atomic_int *slot, int fd)
+{
+	atomic_store(slot, fd);
+	if (fd >= 0) {
+		if (atomic_load(&dev->stop))
+			shutdown(fd, SHUT_RDWR);
+		return;
+	}
+	while (atomic_load(&dev->stop_users))
+		sched_yield();
+}
+
+/*
+ * Async-signal-safe: lock-free atomics and shutdown(2).  It never reads
+ * what conn_drop() is closing: only the fds published for it.
+ */
 void uvfio_dev_stop(struct uvfio_dev *dev)
 {
+	int fd;
+
 	atomic_store(&dev->stop, true);
+	atomic_fetch_add(&dev->stop_users, 1);
 	/* Both ways: a thread blocked sending to a stalled client wakes. */
-	if (dev->connected && dev->chan.fd >= 0)
-		shutdown(dev->chan.fd, SHUT_RDWR);
-	if (dev->listen_fd >= 0)
-		shutdown(dev->listen_fd, SHUT_RDWR);
+	fd = atomic_load(&dev->stop_conn_fd);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	fd = atomic_load(&dev->stop_listen_fd);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	atomic_fetch_sub(&dev->stop_users, 1);
 }

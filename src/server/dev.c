@@ -31,6 +31,8 @@ struct uvfio_dev *uvfio_dev_create(const struct uvfio_pci_ids *ids,
 	if (!dev)
 		return NULL;
 	dev->listen_fd = -1;
+	atomic_init(&dev->stop_conn_fd, -1);
+	atomic_init(&dev->stop_listen_fd, -1);
 	dev->epfd = -1;
 	dev->chan.fd = -1;
 	dev->twin.fd = -1;
@@ -99,6 +101,7 @@ void uvfio_dev_destroy(struct uvfio_dev *dev)
 	/* After the client: a running item's in-band DMA has failed. */
 	work_fini(dev);
 	if (dev->listen_fd >= 0) {
+		stop_fd_set(dev, &dev->stop_listen_fd, -1);
 		close(dev->listen_fd);
 		if (dev->path)
 			unlink(dev->path);

@@ -120,7 +120,8 @@ struct uvfio_dev {
 	int listen_fd;
 	char *path;
 	int epfd;
-	bool connected;
+	/* Written by the dispatch thread; read by any (uvfio_dev_connected). */
+	atomic_bool connected;
 	bool negotiated;
 	struct uvfio_chan chan;
 	/* Whole messages on chan: replies, and requests of any thread. */
@@ -129,6 +130,16 @@ struct uvfio_dev {
 	bool in_handler;                /* the dispatcher, inside a handler */
 	bool work_held;                 /* it queued work: release after reply */
 	atomic_bool stop;
+	/*
+	 * The sockets uvfio_dev_stop() shuts down, from any thread or a
+	 * signal handler: the client's (-1 without one) and the listening
+	 * one.  stop_fd_set() publishes and withdraws them; a withdrawn fd
+	 * is closed only once no stop() that may have read it is running
+	 * (stop_users), so stop() never shuts down a reused fd number.
+	 */
+	atomic_int stop_conn_fd;
+	atomic_int stop_listen_fd;
+	atomic_uint stop_users;
 
 	/* Device-to-client requests (s2c.c): one outstanding at a time. */
 	pthread_mutex_t s2c_lock;       /* guards the fields below */
@@ -155,6 +166,14 @@ struct uvfio_dev {
 	struct dirty_log *dirty;
 	atomic_bool dirty_on;           /* logging started: mark writes */
 };
+
+/*
+ * conn.c: fd (>= 0) becomes the socket in *slot that uvfio_dev_stop()
+ * shuts down, at once if stop came first; -1 withdraws it, and on return
+ * the old fd may be closed.  Not async-signal-safe; the dispatch thread
+ * (or create/destroy) calls it.
+ */
+void stop_fd_set(struct uvfio_dev *dev, atomic_int *slot, int fd);
 
 /* dev.c: ops.log, if the device has one. */
 void dev_log(struct uvfio_dev *dev, int err, const char *fmt, ...)
