@@ -22,7 +22,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <linux/sockios.h>
 #include <dirent.h>
@@ -402,7 +401,11 @@ static void kill_dev(struct sess *s)
 	atomic_store(&s->dead, true);
 }
 
-/* Bytes we sent that no one has read yet, on any socket of ours. */
+/*
+ * Bytes we sent that no one has read yet, on any socket of ours.  Other
+ * threads create fds meanwhile: only sockets are touched, found by their
+ * /proc link, not by an fstat() of every fd.
+ */
 static bool request_in_flight(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -411,13 +414,17 @@ static bool request_in_flight(void)
 
 	assert_non_null(d);
 	while (!found && (e = readdir(d))) {
-		int fd = atoi(e->d_name), n = 0;
-		struct stat st;
+		char link[32];
+		ssize_t len =
+			readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		int n = 0;
 
-		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) ||
-		    !S_ISSOCK(st.st_mode))
+		if (len < 0)
 			continue;
-		found = !ioctl(fd, SIOCOUTQ, &n) && n > 0;
+		link[len] = 0;
+		if (strncmp(link, "socket:", 7))
+			continue;
+		found = !ioctl(atoi(e->d_name), SIOCOUTQ, &n) && n > 0;
 	}
 	closedir(d);
 	return found;
