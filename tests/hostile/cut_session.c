@@ -80,17 +80,29 @@ struct cs_session {
 	const struct cs_fact *locs[MAX_STEPS * MAX_FACTS];
 	unsigned int nlocs;
 	uint16_t next_id;
+	bool twin; /* device requests come on a twin socket */
 };
 
 struct cs_run {
 	struct hs_conn c;
+	int twin; /* from the VERSION reply, or -1 */
+	/*
+	 * A device request that came before the reply we waited for: with
+	 * testdev's worker thread, DMA may start before the doorbell write
+	 * is answered.  The next ST_SERVE_* step takes it.
+	 */
+	struct hs_reply early;
+	bool has_early;
 	int fds[NR_FDS];
 	uint8_t win_b[CS_WIN]; /* the client memory behind window B */
 };
 
-static const char client_caps[] =
-	"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576,"
-	"\"max_dma_maps\":65535,\"write_multiple\":true}}";
+#define CAPS_HEAD                                                              \
+	"{\"capabilities\":{\"max_msg_fds\":8,\"max_data_xfer_size\":1048576," \
+	"\"max_dma_maps\":65535,\"write_multiple\":true"
+static const char client_caps[] = CAPS_HEAD "}}";
+static const char client_caps_twin[] =
+	CAPS_HEAD ",\"twin_socket\":{\"supported\":true}}}";
 
 const char *cs_cut_name(enum cs_cut cut)
 {
@@ -275,7 +287,10 @@ static void dma_map(struct cs_session *s, const char *name, uint64_t iova,
 /* Negotiation, discovery, windows and every interrupt index. */
 static void build_setup(struct cs_session *s)
 {
-	uint8_t ver[sizeof(struct vfio_user_version) + sizeof(client_caps)];
+	const char *caps = s->twin ? client_caps_twin : client_caps;
+	uint8_t ver[sizeof(struct vfio_user_version) +
+		    sizeof(client_caps_twin)];
+	size_t n = strlen(caps) + 1;
 	struct vfio_user_version v = { VFIO_USER_MAJOR, VFIO_USER_MINOR };
 	struct vfio_user_device_info di = { .argsz = sizeof(di) };
 	struct vfio_user_dma_unmap um = { sizeof(um), 0, CS_IOVA_C,
@@ -286,8 +301,8 @@ static void build_setup(struct cs_session *s)
 	const uint32_t none = VFIO_IRQ_SET_DATA_NONE;
 
 	memcpy(ver, &v, sizeof(v));
-	memcpy(ver + sizeof(v), client_caps, sizeof(client_caps));
-	add_call(s, "VERSION", VFIO_USER_VERSION, ver, sizeof(ver));
+	memcpy(ver + sizeof(v), caps, n);
+	add_call(s, "VERSION", VFIO_USER_VERSION, ver, sizeof(v) + n);
 	add_call(s, "GET_INFO", VFIO_USER_DEVICE_GET_INFO, &di, sizeof(di));
 	for (unsigned int i = 0; i < 3; i++) {
 		/* Room for the capability chain of a mappable BAR. */
@@ -414,12 +429,13 @@ static bool same_loc(const struct cs_fact *a, const struct cs_fact *b)
 	return a->region == b->region && a->off == b->off && a->len == b->len;
 }
 
-struct cs_session *cs_build(void)
+struct cs_session *cs_build(bool twin)
 {
 	struct cs_session *s = calloc(1, sizeof(*s));
 
 	assert_non_null(s);
 	s->next_id = 1;
+	s->twin = twin;
 	build_setup(s);
 	build_state(s);
 	build_inband(s);
@@ -519,37 +535,37 @@ static void open_fds(struct cs_run *run)
 }
 
 /* Sends the first n bytes of msg; the fds go with the first byte. */
-static void send_part(struct cs_run *run, const uint8_t *msg, size_t n,
-		      const struct step *st)
+static void send_part(struct cs_run *run, int sock, const uint8_t *msg,
+		      size_t n, const struct step *st)
 {
 	int fds[8];
 
 	for (unsigned int i = 0; i < st->nslots; i++)
 		fds[i] = run->fds[st->slots[i]];
-	hs_send(run->c.fd, msg, n, fds, st->nslots);
+	hs_send(sock, msg, n, fds, st->nslots);
 }
 
 /* The cut itself; true when the step ran whole (no cut). */
-static bool send_cut(struct cs_run *run, const struct step *st,
+static bool send_cut(struct cs_run *run, int sock, const struct step *st,
 		     const uint8_t *msg, size_t len, bool cut_here,
 		     enum cs_cut cut)
 {
 	if (!cut_here) {
-		send_part(run, msg, len, st);
+		send_part(run, sock, msg, len, st);
 		return true;
 	}
 	switch (cut) {
 	case CS_HALF_HEADER:
-		send_part(run, msg, HDR / 2, st);
+		send_part(run, sock, msg, HDR / 2, st);
 		break;
 	case CS_HALF_PAYLOAD:
-		send_part(run, msg, HDR + (len - HDR) / 2, st);
+		send_part(run, sock, msg, HDR + (len - HDR) / 2, st);
 		break;
 	case CS_FD_SHORT:
-		send_part(run, msg, 1, st);
+		send_part(run, sock, msg, 1, st);
 		break;
 	case CS_WHOLE:
-		send_part(run, msg, len, st);
+		send_part(run, sock, msg, len, st);
 		break;
 	default:
 		break;
@@ -557,10 +573,9 @@ static bool send_cut(struct cs_run *run, const struct step *st,
 	return false;
 }
 
-static void recv_msg(struct cs_run *run, struct hs_reply *r,
-		     const struct step *st)
+static void recv_msg(int sock, struct hs_reply *r, const struct step *st)
 {
-	int err = hs_recv(run->c.fd, r);
+	int err = hs_recv(sock, r);
 
 	if (err)
 		print_error("%s: no message from the server: %s\n", st->name,
@@ -603,10 +618,16 @@ static bool run_call(struct cs_run *run, struct step *st, bool cut_here,
 	struct vfio_user_header h;
 	struct hs_reply r;
 
-	if (!send_cut(run, st, st->msg, st->len, cut_here, cut))
+	if (!send_cut(run, run->c.fd, st, st->msg, st->len, cut_here, cut))
 		return false;
 	memcpy(&h, st->msg, HDR);
-	recv_msg(run, &r, st);
+	recv_msg(run->c.fd, &r, st);
+	if ((r.hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_COMMAND &&
+	    !run->has_early) {
+		run->early = r;
+		run->has_early = true;
+		recv_msg(run->c.fd, &r, st);
+	}
 	if (r.hdr.flags != VFIO_USER_F_TYPE_REPLY)
 		print_error("%s: reply flags 0x%x errno %u\n", st->name,
 			    r.hdr.flags, r.hdr.error_no);
@@ -616,6 +637,11 @@ static bool run_call(struct cs_run *run, struct step *st, bool cut_here,
 	record(st, &r, 0, 0);
 	if (st->check)
 		st->check(run, &r);
+	/* VERSION's only fd is the twin socket: ours now. */
+	if (h.cmd == VFIO_USER_VERSION && r.nfds == 1) {
+		run->twin = r.fds[0];
+		r.fds[0] = -1;
+	}
 	hs_reply_free(&r);
 	return true;
 }
@@ -628,11 +654,17 @@ static bool run_serve(struct cs_run *run, struct step *st, bool cut_here,
 						   VFIO_USER_DMA_WRITE;
 	uint8_t ans[HDR + 16 + XFER];
 	uint64_t addr, count, off;
+	int sock = run->twin >= 0 ? run->twin : run->c.fd;
 	struct hs_reply r;
 	size_t len;
 	bool done;
 
-	recv_msg(run, &r, st);
+	if (run->has_early) {
+		r = run->early;
+		run->has_early = false;
+	} else {
+		recv_msg(sock, &r, st);
+	}
 	assert_int_equal(r.hdr.cmd, cmd);
 	assert_int_equal(r.hdr.flags, VFIO_USER_F_TYPE_COMMAND);
 	assert_true(r.size >= 16);
@@ -658,7 +690,7 @@ static bool run_serve(struct cs_run *run, struct step *st, bool cut_here,
 		memcpy(ans + len, run->win_b + off, count);
 		len += count;
 	}
-	done = send_cut(run, st, ans, len, cut_here, cut);
+	done = send_cut(run, sock, st, ans, len, cut_here, cut);
 	return done;
 }
 
@@ -682,6 +714,7 @@ void cs_run(struct cs_session *s, struct hs_server *srv, unsigned int k,
 	assert_non_null(run);
 	run->c.srv = srv;
 	run->c.fd = hs_connect(srv);
+	run->twin = -1;
 	open_fds(run);
 	pattern(run->win_b, sizeof(run->win_b), 0x77);
 	/* The bytes whose CRC the session wrote to CHECKSUM. */
@@ -698,7 +731,14 @@ void cs_run(struct cs_session *s, struct hs_server *srv, unsigned int k,
 		if (st->kind == ST_WAIT_IRQ)
 			wait_irq(run, st);
 	}
+	/* Past VERSION, a twin session must have its twin socket. */
+	if (s->twin && last > 0)
+		assert_true(run->twin >= 0);
+	if (run->has_early)
+		hs_reply_free(&run->early);
 	close(run->c.fd);
+	if (run->twin >= 0)
+		close(run->twin);
 	hs_close_all(run->fds, NR_FDS);
 	free(run);
 }

@@ -43,7 +43,8 @@ struct cs_fact {
 
 struct cs_session;
 
-struct cs_session *cs_build(void);
+/* twin: the session asks for a twin socket, and serves DMA there. */
+struct cs_session *cs_build(bool twin);
 void cs_free(struct cs_session *s);
 
 /* Steps that send a message: the cut points (plus one after the end). */

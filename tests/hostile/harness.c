@@ -367,7 +367,7 @@ static void cleanup_dir(const struct hs_server *s)
 }
 
 static pid_t spawn(struct hs_server *s, const char *exe,
-		   const char *const *args)
+		   const char *const *args, bool twin)
 {
 	const char *argv[MAX_ARGS + 6] = { exe, "--socket", s->path,
 					   "--no-twin" };
@@ -375,8 +375,11 @@ static pid_t spawn(struct hs_server *s, const char *exe,
 	unsigned int n = 4;
 	pid_t pid;
 
+	if (twin)
+		n--; /* no --no-twin */
 	for (; args && *args && n < MAX_ARGS; args++)
 		argv[n++] = *args;
+	argv[n] = NULL;
 	snprintf(log, sizeof(log), "%s/log", s->dir);
 	pid = fork();
 	if (pid == 0) {
@@ -431,6 +434,11 @@ static int baselines(struct hs_server *s)
 
 struct hs_server *hs_start(const char *const *args)
 {
+	return hs_start_twin(args, false);
+}
+
+struct hs_server *hs_start_twin(const char *const *args, bool twin)
+{
 	const char *exe = getenv("UVFIO_TESTDEV");
 	struct hs_server *s;
 	int err, status;
@@ -448,7 +456,7 @@ struct hs_server *hs_start(const char *const *args)
 		return NULL;
 	}
 	snprintf(s->path, sizeof(s->path), "%s/sock", s->dir);
-	s->pid = spawn(s, exe, args);
+	s->pid = spawn(s, exe, args, twin);
 	if (s->pid < 0) {
 		cleanup_dir(s);
 		free(s);

@@ -57,6 +57,11 @@ struct hs_reply {
  */
 struct hs_server *hs_start(const char *const *args);
 /*
+ * The same, without --no-twin when twin: the server offers a twin socket
+ * to clients that ask (the harness's own negotiation does not).
+ */
+struct hs_server *hs_start_twin(const char *const *args, bool twin);
+/*
  * At the end of a group: the server is alive, back at its idle fd count,
  * and exits with status 0 on SIGTERM.  Returns 0, or -1 (printed).
  */

@@ -299,14 +299,14 @@ static void cut_and_check(struct dc *d, unsigned int k, enum cs_cut cut)
 	new_client(d, k, cut, true);
 }
 
-static void test_every_cut(void **state)
+static void every_cut(void **state, bool twin, const char *mode)
 {
 	struct dc *d = calloc(1, sizeof(*d));
 	unsigned int n;
 
 	assert_non_null(d);
 	d->srv = *state;
-	d->s = cs_build();
+	d->s = cs_build(twin);
 	n = cs_msg_count(d->s);
 	assert_true(cs_loc_count(d->s) <= MAX_LOCS);
 	/* Warm-up: the recording, and lazy set-up done once. */
@@ -324,13 +324,13 @@ static void test_every_cut(void **state)
 			if (cs_cut_applies(d->s, k, (enum cs_cut)cut))
 				cut_and_check(d, k, (enum cs_cut)cut);
 
-	printf("disconnect: %u cut points over %u messages; leaks: %u fd, "
-	       "%u mapping, %u DMA window; %u state mismatches\n",
-	       d->cuts, n, d->fd_leaks, d->map_leaks, d->dma_leaks,
+	printf("disconnect (%s): %u cut points over %u messages; leaks: %u "
+	       "fd, %u mapping, %u DMA window; %u state mismatches\n",
+	       mode, d->cuts, n, d->fd_leaks, d->map_leaks, d->dma_leaks,
 	       d->bad_state);
-	printf("disconnect: server VmRSS %ld kB after warm-up, at most "
+	printf("disconnect (%s): server VmRSS %ld kB after warm-up, at most "
 	       "%+ld kB after a cut; %d fds, %d " MAPS_WHAT " idle\n",
-	       d->base_rss, d->max_rss - d->base_rss, d->base_fds,
+	       mode, d->base_rss, d->max_rss - d->base_rss, d->base_fds,
 	       d->base_maps);
 	assert_int_equal(d->fd_leaks + d->map_leaks + d->dma_leaks, 0);
 	assert_int_equal(d->bad_state, 0);
@@ -338,12 +338,59 @@ static void test_every_cut(void **state)
 	free(d);
 }
 
+/* testdev's commands as library work, after the doorbell's reply. */
+static void test_work(void **state)
+{
+	every_cut(state, false, "library work");
+}
+
+/* On a thread of the device's own, blocked in in-band DMA at a cut. */
+static void test_worker(void **state)
+{
+	every_cut(state, false, "worker thread");
+}
+
+/* Device requests and their answers on the twin socket. */
+static void test_twin(void **state)
+{
+	every_cut(state, true, "twin socket");
+}
+
+static int start_work(void **state)
+{
+	*state = hs_start(NULL);
+	return *state ? 0 : -1;
+}
+
+static int start_worker(void **state)
+{
+	static const char *const args[] = { "--worker", NULL };
+
+	*state = hs_start(args);
+	return *state ? 0 : -1;
+}
+
+static int start_twin(void **state)
+{
+	*state = hs_start_twin(NULL, true);
+	return *state ? 0 : -1;
+}
+
+/* Alive, back at its idle fds, and a clean exit on SIGTERM. */
+static int stop(void **state)
+{
+	return hs_stop(*state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_cut),
+		cmocka_unit_test_setup_teardown(test_work, start_work, stop),
+		cmocka_unit_test_setup_teardown(test_worker, start_worker,
+						stop),
+		cmocka_unit_test_setup_teardown(test_twin, start_twin, stop),
 	};
 
-	return cmocka_run_group_tests_name("hostile_disconnect", tests,
-					   hs_group_setup, hs_group_teardown);
+	return cmocka_run_group_tests_name("hostile_disconnect", tests, NULL,
+					   NULL);
 }
