@@ -28,9 +28,10 @@
 #define CFG VFIO_PCI_CONFIG_REGION_INDEX
 #define MAX_STEPS 64
 #define MAX_FACTS 3
-#define XFER 4096u
+/* Two of testdev's 64 KiB chunks: two DMA requests each way. */
+#define XFER 0x11000u
 #define SRC_OFF 0x100u /* in window B */
-#define DST_OFF 0x2000u /* in window B */
+#define DST_OFF 0x20000u /* in window B */
 
 /* Per-run fds, by slot. */
 enum {
@@ -385,23 +386,27 @@ static void build_state(struct cs_session *s)
 static void build_inband(struct cs_session *s)
 {
 	const uint64_t src = CS_IOVA_B + SRC_OFF, dst = CS_IOVA_B + DST_OFF;
-	uint8_t data[XFER];
+	uint8_t *data = malloc(XFER);
+	uint32_t crc;
 
-	pattern(data, sizeof(data), 0x5b);
+	assert_non_null(data);
+	pattern(data, XFER, 0x5b);
+	crc = crc32_le(~0u, data, XFER);
+	free(data);
 	reg_write(s, "REGION_WRITE src lo", TESTDEV_REG_SRC_LO, (uint32_t)src,
 		  true);
 	reg_write(s, "REGION_WRITE src hi", TESTDEV_REG_SRC_HI,
 		  (uint32_t)(src >> 32), true);
 	reg_write(s, "REGION_WRITE size", TESTDEV_REG_SIZE, XFER, true);
-	reg_write(s, "REGION_WRITE checksum", TESTDEV_REG_CHECKSUM,
-		  crc32_le(~0u, data, sizeof(data)), false);
+	reg_write(s, "REGION_WRITE checksum", TESTDEV_REG_CHECKSUM, crc, false);
 	reg_write(s, "REGION_WRITE irq type", TESTDEV_REG_IRQ_TYPE,
 		  TESTDEV_IRQ_MSIX, true);
 	reg_write(s, "REGION_WRITE irq number", TESTDEV_REG_IRQ_NUMBER, 1,
 		  true);
 	reg_write(s, "REGION_WRITE command READ", TESTDEV_REG_COMMAND,
 		  TESTDEV_CMD_READ, false);
-	add(s, ST_SERVE_READ, "DMA_READ answer");
+	add(s, ST_SERVE_READ, "DMA_READ answer 1");
+	add(s, ST_SERVE_READ, "DMA_READ answer 2");
 	add(s, ST_WAIT_IRQ, "MSI-X 0")->slots[0] = FD_MSIX0;
 	region_read(s, "REGION_READ status", TESTDEV_REG_BAR,
 		    TESTDEV_REG_STATUS, 4, check_read_ok);
@@ -413,7 +418,8 @@ static void build_inband(struct cs_session *s)
 		  (uint32_t)(dst >> 32), true);
 	reg_write(s, "REGION_WRITE command WRITE", TESTDEV_REG_COMMAND,
 		  TESTDEV_CMD_WRITE, false);
-	add(s, ST_SERVE_WRITE, "DMA_WRITE answer");
+	add(s, ST_SERVE_WRITE, "DMA_WRITE answer 1");
+	add(s, ST_SERVE_WRITE, "DMA_WRITE answer 2");
 	add(s, ST_WAIT_IRQ, "MSI-X 0")->slots[0] = FD_MSIX0;
 	region_read(s, "REGION_READ status", TESTDEV_REG_BAR,
 		    TESTDEV_REG_STATUS, 4, check_write_ok);
@@ -652,8 +658,8 @@ static bool run_serve(struct cs_run *run, struct step *st, bool cut_here,
 {
 	uint16_t cmd = st->kind == ST_SERVE_READ ? VFIO_USER_DMA_READ :
 						   VFIO_USER_DMA_WRITE;
-	uint8_t ans[HDR + 16 + XFER];
 	uint64_t addr, count, off;
+	uint8_t *ans;
 	int sock = run->twin >= 0 ? run->twin : run->c.fd;
 	struct hs_reply r;
 	size_t len;
@@ -678,6 +684,8 @@ static bool run_serve(struct cs_run *run, struct step *st, bool cut_here,
 		assert_int_equal(r.size, 16 + count);
 		memcpy(run->win_b + off, r.data + 16, count);
 	}
+	ans = malloc(HDR + 16 + count);
+	assert_non_null(ans);
 	len = hs_build(ans, r.hdr.msg_id, cmd, VFIO_USER_F_TYPE_REPLY, r.data,
 		       16);
 	hs_reply_free(&r);
@@ -691,6 +699,7 @@ static bool run_serve(struct cs_run *run, struct step *st, bool cut_here,
 		len += count;
 	}
 	done = send_cut(run, sock, st, ans, len, cut_here, cut);
+	free(ans);
 	return done;
 }
 

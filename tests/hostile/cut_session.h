@@ -19,7 +19,7 @@
 #define CS_IOVA_A 0x100000000ull /* memfd window */
 #define CS_IOVA_B 0x200000000ull /* fd-less: in-band DMA */
 #define CS_IOVA_C 0x300000000ull /* mapped, then unmapped */
-#define CS_WIN 0x10000u
+#define CS_WIN 0x40000u
 
 /* How a message is cut (the connection is closed right after). */
 enum cs_cut {
