@@ -631,6 +631,27 @@ void hs__recv_ok(struct hs_conn *c, uint16_t id, uint16_t cmd,
 	_assert_int_equal(r->hdr.flags, VFIO_USER_F_TYPE_REPLY, file, line);
 }
 
+/*
+ * Error replies checked, per command: with UVFIO_HOSTILE_COUNTS=FILE each
+ * test program appends its counts there at exit, for
+ * scripts/hostile_counts.py to add up.
+ */
+static unsigned int refused[VFIO_USER_MAX_COMMAND + 1];
+
+static void __attribute__((destructor)) dump_refused(void)
+{
+	const char *path = getenv("UVFIO_HOSTILE_COUNTS");
+	FILE *f;
+
+	if (!path || !(f = fopen(path, "a")))
+		return;
+	for (unsigned int i = 0; i <= VFIO_USER_MAX_COMMAND; i++)
+		if (refused[i])
+			fprintf(f, "%s %u\n", vfio_user_command_name((uint16_t)i),
+				refused[i]);
+	fclose(f);
+}
+
 void hs__recv_err(struct hs_conn *c, uint16_t id, uint16_t cmd, int err,
 		  const char *file, int line)
 {
@@ -654,6 +675,8 @@ void hs__recv_err(struct hs_conn *c, uint16_t id, uint16_t cmd, int err,
 	/* The spec: an error reply is the header alone. */
 	_assert_int_equal(r.hdr.msg_size, HDR, file, line);
 	_assert_int_equal(nfds, 0, file, line);
+	if (cmd <= VFIO_USER_MAX_COMMAND)
+		refused[cmd]++;
 }
 
 void hs__expect_eof(int fd, const char *file, int line)
