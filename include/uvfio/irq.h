@@ -108,6 +108,15 @@ int uvfio_irq_clear_pending(struct uvfio_irq_router *r, int route);
 /* Delivers the route's message once, now (e.g. KVM_SIGNAL_MSI). */
 int uvfio_irq_signal(struct uvfio_irq_router *r, int route);
 
+/*
+ * Returns once the router's thread has read every watched eventfd that was
+ * readable when it was called, and has delivered or made pending what it
+ * read: afterwards pending bits and delivery counts include every event
+ * written before the call.  0 or a negative errno.  Not from the
+ * deliver callback.  Armed KVM irqfds are the kernel's, not flushed.
+ */
+int uvfio_irq_router_flush(struct uvfio_irq_router *r);
+
 struct uvfio_irq_router_stats {
 	uint64_t commits;       /* KVM_SET_GSI_ROUTING calls (or equivalent) */
 	uint32_t routes;        /* routes in use */

@@ -107,10 +107,13 @@ struct uvfio_irq_router {
 	uint64_t commits;
 	uint32_t next_token;
 	uint64_t drains;      /* eventfd reads, see watch_main() */
+	uint64_t flush_asked, flush_done; /* flush tickets */
+	pthread_cond_t flushed;
 
 	/* Set at creation, then read-only. */
 	int epfd;
 	int stop_fd;
+	int flush_fd; /* wakes the thread for uvfio_irq_router_flush() */
 	pthread_t thread;
 	bool thread_started;
 	int vm_fd;

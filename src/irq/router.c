@@ -38,6 +38,7 @@ struct uvfio_irq_router *irqr_create(const struct irqr_backend_ops *ops,
 	r->max_msi = max_msi;
 	r->epfd = -1;
 	r->stop_fd = -1;
+	r->flush_fd = -1;
 	r->vm_fd = -1;
 	ret = irqr_gsi_init(&r->gsi, gsi_base, gsi_limit);
 	if (ret) {
@@ -46,6 +47,11 @@ struct uvfio_irq_router *irqr_create(const struct irqr_backend_ops *ops,
 		return NULL;
 	}
 	ret = pthread_mutex_init(&r->lock, NULL);
+	if (!ret) {
+		ret = pthread_cond_init(&r->flushed, NULL);
+		if (ret)
+			pthread_mutex_destroy(&r->lock);
+	}
 	if (ret) {
 		irqr_gsi_fini(&r->gsi);
 		free(r);
@@ -78,6 +84,9 @@ void uvfio_irq_router_free(struct uvfio_irq_router *r)
 		close(r->epfd);
 	if (r->stop_fd >= 0)
 		close(r->stop_fd);
+	if (r->flush_fd >= 0)
+		close(r->flush_fd);
+	pthread_cond_destroy(&r->flushed);
 	pthread_mutex_destroy(&r->lock);
 	irqr_gsi_fini(&r->gsi);
 	free(r->routes);

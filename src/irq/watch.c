@@ -18,6 +18,7 @@
 #include "irq/priv.h"
 
 #define STOP_KEY UINT64_MAX
+#define FLUSH_KEY (UINT64_MAX - 1)
 #define BATCH 64
 
 /*
@@ -193,12 +194,17 @@ static void settle(struct uvfio_irq_router *r, struct irqr_shots *shots,
 	}
 }
 
+/*
+ * A flush is answered once a look at the set finds nothing ready: every
+ * eventfd readable when it was asked stays readable until this thread
+ * reads it (epoll is level-triggered), so by then all were handled.
+ */
 static void *watch_main(void *arg)
 {
 	struct uvfio_irq_router *r = arg;
 	struct epoll_event ev[BATCH];
 	struct irqr_shots shots = { 0 };
-	uint64_t drains_seen;
+	uint64_t drains_seen, flush = 0;
 	bool stop = false;
 	int i, n;
 
@@ -206,7 +212,7 @@ static void *watch_main(void *arg)
 	drains_seen = r->drains;
 	pthread_mutex_unlock(&r->lock);
 	while (!stop) {
-		n = epoll_wait(r->epfd, ev, BATCH, -1);
+		n = epoll_wait(r->epfd, ev, BATCH, flush ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -214,18 +220,55 @@ static void *watch_main(void *arg)
 		}
 		pthread_mutex_lock(&r->lock);
 		for (i = 0; i < n; i++) {
-			if (ev[i].data.u64 == STOP_KEY)
+			if (ev[i].data.u64 == STOP_KEY) {
 				stop = true;
-			else
+			} else if (ev[i].data.u64 == FLUSH_KEY) {
+				irqr_efd_drain(r->flush_fd);
+				flush = r->flush_asked;
+			} else {
 				watch_event(r, ev[i].data.u64, &shots,
 					    drains_seen);
+			}
 		}
 		drains_seen = r->drains;
 		pthread_mutex_unlock(&r->lock);
 		settle(r, &shots, &drains_seen);
+		if (flush && !n) {
+			pthread_mutex_lock(&r->lock);
+			r->flush_done = flush;
+			pthread_cond_broadcast(&r->flushed);
+			pthread_mutex_unlock(&r->lock);
+			flush = 0;
+		}
 	}
+	/* Nobody waits for a stopped thread. */
+	pthread_mutex_lock(&r->lock);
+	r->flush_done = r->flush_asked;
+	pthread_cond_broadcast(&r->flushed);
+	pthread_mutex_unlock(&r->lock);
 	free(shots.v);
 	return NULL;
+}
+
+int uvfio_irq_router_flush(struct uvfio_irq_router *r)
+{
+	uint64_t one = 1, ticket;
+
+	if (!r)
+		return -EINVAL;
+	if (!r->thread_started)
+		return -ESRCH;
+	pthread_mutex_lock(&r->lock);
+	ticket = ++r->flush_asked;
+	pthread_mutex_unlock(&r->lock);
+	while (write(r->flush_fd, &one, sizeof(one)) < 0)
+		if (errno != EINTR)
+			return -errno;
+	pthread_mutex_lock(&r->lock);
+	while (r->flush_done < ticket)
+		pthread_cond_wait(&r->flushed, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
 }
 
 int irqr_watch_start(struct uvfio_irq_router *r)
@@ -240,6 +283,12 @@ int irqr_watch_start(struct uvfio_irq_router *r)
 	if (r->stop_fd < 0)
 		return -errno;
 	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->stop_fd, &ev) < 0)
+		return -errno;
+	r->flush_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->flush_fd < 0)
+		return -errno;
+	ev.data.u64 = FLUSH_KEY;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->flush_fd, &ev) < 0)
 		return -errno;
 	ret = pthread_create(&r->thread, NULL, watch_main, r);
 	if (ret)

@@ -27,8 +27,6 @@
 
 #define MAX_SEEN 4096
 #define WAIT_MS 2000
-/* How long to wait for something that must not happen. */
-#define QUIET_MS 50
 
 struct seen {
 	uint64_t address;
@@ -102,11 +100,13 @@ static unsigned int rec_wait(struct rec *c, unsigned int n, int ms)
 	return got;
 }
 
-static void quiet(void)
+/*
+ * The router's thread has handled every event written so far: what the
+ * record and the pending bits show now is final.
+ */
+static void quiet(struct uvfio_irq_router *r)
 {
-	struct timespec ts = { 0, QUIET_MS * 1000000L };
-
-	nanosleep(&ts, NULL);
+	assert_int_equal(uvfio_irq_router_flush(r), 0);
 }
 
 static void fire(int efd)
@@ -114,20 +114,6 @@ static void fire(int efd)
 	uint64_t one = 1;
 
 	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
-}
-
-/* Waits until the router's thread has read efd. */
-static void wait_consumed(int efd)
-{
-	struct pollfd p = { .fd = efd, .events = POLLIN };
-	int i;
-
-	for (i = 0; i < WAIT_MS; i++) {
-		if (poll(&p, 1, 0) == 0)
-			return;
-		usleep(1000);
-	}
-	fail_msg("eventfd %d never read", efd);
 }
 
 struct fixture {
@@ -344,7 +330,7 @@ static void test_deliver(void **state)
 	/* One delivery per interrupt, each in turn. */
 	fire(f->efd[0]);
 	assert_int_equal(rec_wait(&f->rec, 2, WAIT_MS), 2);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 2);
 	uvfio_irq_router_stats(f->r, &st);
 	assert_int_equal(st.delivered, 2);
@@ -359,14 +345,14 @@ static void test_uncommitted(void **state)
 	h = uvfio_irq_route_add(f->r, &msg_a);
 	assert_int_equal(uvfio_irq_bind(f->r, h, f->efd[0], -1), 0);
 	fire(f->efd[0]);
-	wait_consumed(f->efd[0]);
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 0);
 	assert_int_equal(uvfio_irq_pending(f->r, h), 1);
 	assert_int_equal(uvfio_irq_router_commit(f->r), 0);
 	assert_int_equal(rec_count(&f->rec), 1);
 	assert_int_equal(f->rec.v[0].data, msg_a.data);
 	assert_int_equal(uvfio_irq_pending(f->r, h), 0);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 1);
 }
 
@@ -395,8 +381,7 @@ static void test_mask(void **state)
 
 	assert_int_equal(uvfio_irq_mask(f->r, h), 0);
 	fire(f->efd[0]);
-	wait_consumed(f->efd[0]); /* by the thread, not the pending call */
-	quiet();
+	quiet(f->r); /* read by the thread, not by the pending call */
 	assert_int_equal(rec_count(&f->rec), 0);
 	assert_int_equal(uvfio_irq_pending(f->r, h), 1);
 	/* More interrupts while masked coalesce in the one bit. */
@@ -410,7 +395,7 @@ static void test_mask(void **state)
 	assert_int_equal(rec_count(&f->rec), 1);
 	assert_int_equal(f->rec.v[0].data, msg_a.data);
 	assert_int_equal(uvfio_irq_pending(f->r, h), 0);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 1);
 	/* And the route delivers again. */
 	fire(f->efd[0]);
@@ -461,7 +446,7 @@ static void test_unmask_coalesces(void **state)
 	pthread_cond_broadcast(&f->rec.cond);
 	pthread_mutex_unlock(&f->rec.lock);
 	assert_int_equal(rec_wait(&f->rec, 2, WAIT_MS), 2);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(count_data(&f->rec, msg_b.data), 1);
 	assert_int_equal(count_data(&f->rec, msg_a.data), 1);
 	assert_int_equal(uvfio_irq_pending(f->r, a), 0);
@@ -477,7 +462,7 @@ static void test_mask_nothing_pending(void **state)
 	assert_int_equal(uvfio_irq_pending(f->r, h), 0);
 	assert_int_equal(uvfio_irq_unmask(f->r, h), 0);
 	assert_int_equal(uvfio_irq_unmask(f->r, h), 0);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 0);
 	/* Masking an unbound route works the same. */
 	h = uvfio_irq_route_add(f->r, &msg_b);
@@ -497,10 +482,10 @@ static void test_clear_pending(void **state)
 	/* Cleared whether or not the thread has read it yet. */
 	assert_int_equal(uvfio_irq_clear_pending(f->r, h), 0);
 	assert_int_equal(uvfio_irq_pending(f->r, h), 0);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(uvfio_irq_pending(f->r, h), 0);
 	assert_int_equal(uvfio_irq_unmask(f->r, h), 0);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 0);
 }
 
@@ -534,7 +519,7 @@ static void test_bind_errors(void **state)
 	assert_int_equal(uvfio_irq_unbind(f->r, a), 0);
 	assert_int_equal(uvfio_irq_unbind(f->r, a), -ENOENT);
 	fire(f->efd[0]);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 0);
 	assert_int_equal(uvfio_irq_pending(f->r, a), 0);
 	/* The count written while unbound is the binder's business. */
@@ -545,7 +530,7 @@ static void test_bind_errors(void **state)
 	/* Release unbinds. */
 	assert_int_equal(uvfio_irq_route_release(f->r, b), 0);
 	fire(f->efd[0]);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 0);
 }
 
@@ -591,7 +576,7 @@ static void test_signal(void **state)
 	assert_int_equal(uvfio_irq_pending(f->r, h), 1);
 	assert_int_equal(uvfio_irq_unmask(f->r, h), 0);
 	assert_int_equal(rec_count(&f->rec), 3);
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), 3);
 }
 
@@ -658,7 +643,7 @@ static void test_race_mask(void **state)
 		assert_int_equal(uvfio_irq_unmask(f->r, h), 0);
 		assert_int_equal(rec_wait(&f->rec, i + 1, WAIT_MS), i + 1);
 	}
-	quiet();
+	quiet(f->r);
 	assert_int_equal(rec_count(&f->rec), n);
 	assert_int_equal(uvfio_irq_pending(f->r, h), 0);
 }
@@ -676,6 +661,36 @@ static int count_dir(const char *path)
 			n++;
 	closedir(d);
 	return n;
+}
+
+/*
+ * The flush is a barrier: once it returns, every event written before it
+ * has been delivered (unmasked) or made pending (masked), with no wait
+ * and without the catch-up uvfio_irq_pending() does by itself.
+ */
+static void test_flush(void **state)
+{
+	struct fixture *f = *state;
+	int h[4], i;
+	bool pending;
+
+	for (i = 0; i < 4; i++)
+		h[i] = bound_route(f, &msg_a, f->efd[i]);
+	assert_int_equal(uvfio_irq_mask(f->r, h[3]), 0);
+	for (i = 0; i < 300; i++) {
+		fire(f->efd[0]);
+		fire(f->efd[1]);
+		fire(f->efd[2]);
+		fire(f->efd[3]);
+		assert_int_equal(uvfio_irq_router_flush(f->r), 0);
+		assert_int_equal(rec_count(&f->rec), 3u * (unsigned int)(i + 1));
+		pthread_mutex_lock(&f->r->lock);
+		pending = f->r->routes[h[3]].pending;
+		f->r->routes[h[3]].pending = false;
+		pthread_mutex_unlock(&f->r->lock);
+		assert_true(pending);
+	}
+	assert_int_equal(uvfio_irq_router_flush(NULL), -EINVAL);
 }
 
 static void test_free_bound(void **state)
@@ -777,6 +792,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_race_mask, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test(test_free_bound),
 	};
 
