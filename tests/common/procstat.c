@@ -54,6 +54,32 @@ long proc_rss_kb(pid_t pid)
 	return kb;
 }
 
+bool proc_waiting(pid_t pid)
+{
+	static const long waits[] = {
+		0 /* read */,	       7 /* poll */,	  23 /* select */,
+		43 /* accept */,       45 /* recvfrom */, 47 /* recvmsg */,
+		232 /* epoll_wait */,  270 /* pselect6 */, 271 /* ppoll */,
+		281 /* epoll_pwait */, 288 /* accept4 */, 441 /* epoll_pwait2 */,
+	};
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	/* "running" (or nothing) does not parse as a number. */
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++)
+		if (nr == waits[i])
+			return true;
+	return false;
+}
+
 static long now_us(void)
 {
 	struct timespec ts;

@@ -21,6 +21,13 @@ int proc_file_map_count(pid_t pid);
 long proc_rss_kb(pid_t pid);
 
 /*
+ * Whether pid's main thread sits in a syscall that waits for input
+ * (epoll, poll, select, accept, recvmsg, read): the process has handled
+ * what it was sent and is idle.  Needs ptrace access to pid (a child).
+ */
+bool proc_waiting(pid_t pid);
+
+/*
  * Calls cond(arg) until it returns true or ms milliseconds have passed,
  * backing off from 0.1 ms to 10 ms between tries.  Returns cond's last
  * answer: a wait on a condition with a deadline, not a sleep.

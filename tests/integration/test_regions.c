@@ -31,6 +31,7 @@
 #include <uvfio/server.h>
 
 #include "capdev.h"
+#include "procstat.h"
 #include "proto/wire.h"
 #include "testdev_proc.h"
 #include "client/testing.h"
@@ -849,6 +850,13 @@ static void test_embedded(void **state)
 	expect_exit_term(f, EXIT_MS);
 }
 
+static bool device_waiting(void *arg)
+{
+	const struct fixture *f = arg;
+
+	return proc_waiting(f->pid);
+}
+
 /* 8. uvfio_dev_run(once) on a listening socket ends with the client. */
 static void test_run_once(void **state)
 {
@@ -873,7 +881,8 @@ static void test_stop_connected(void **state)
 
 	wr(f->c, CAPDEV_REG_SCRATCH, 9);
 	assert_int_equal(rd(f->c, CAPDEV_REG_SCRATCH), 9);
-	usleep(100000); /* let the device block in its read */
+	/* The stop must wake a device blocked waiting for its client. */
+	assert_true(wait_cond(device_waiting, f, 3000));
 	t0 = now_ms();
 	expect_exit_term(f, 3000);
 	assert_true(now_ms() - t0 < 3000);
@@ -885,7 +894,7 @@ static void test_stop_listening(void **state)
 {
 	struct fixture *f = start(state, CAPDEV_LISTEN, 0, 0, true);
 
-	usleep(100000);
+	assert_true(wait_cond(device_waiting, f, 3000));
 	expect_exit_term(f, 3000);
 	assert_int_equal(access(f->path, F_OK), -1);
 }

@@ -102,6 +102,19 @@ static uint64_t wait_take(int fd, int ms)
 	return take(fd);
 }
 
+/* Waits until the device's watcher has read eventfd fd: 1, or 0 at ms. */
+static int wait_read_by_peer(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (int i = 0; i < ms; i++) {
+		if (poll(&p, 1, 0) == 0)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
 static void reg_write(struct uvfio_client *c, uint32_t off, uint32_t v)
 {
 	assert_int_equal(
@@ -468,7 +481,8 @@ static void test_intx_automask(void **state)
 	assert_int_equal(write(u, &one, sizeof(one)), sizeof(one));
 	assert_int_equal(wait_take(t, 2000), 1);
 	assert_int_equal(write(u, &one, sizeof(one)), sizeof(one));
-	usleep(50000);
+	/* The unmask is taken: the next raise is delivered, not held. */
+	assert_int_equal(wait_read_by_peer(u, 2000), 1);
 	dev_raise(f->c, INTX, 0);
 	assert_int_equal(wait_take(t, 2000), 1);
 	dev_raise(f->c, INTX, 0);
