@@ -417,6 +417,11 @@ static bool fired(int efd)
 	return fired_within(efd, 5000);
 }
 
+/*
+ * Nothing arrived: checked at once, with no wait, since the device raises
+ * before it answers the message that made it raise (no worker here), so
+ * an interrupt it owed would be in the eventfd by now.
+ */
 static bool quiet(int efd)
 {
 	struct pollfd p = { .fd = efd, .events = POLLIN };

@@ -49,10 +49,9 @@ static pid_t start(const char *dir, const char *prog, const char *sock,
 			execl(path, prog, sock, (char *)NULL);
 		_exit(127);
 	}
+	/* The path appears just before the server listens: connect_retry(). */
 	for (int i = 0; i < 500 && stat(sock, &st); i++)
 		usleep(10000);
-	/* The path appears just before the server listens. */
-	usleep(100000);
 	return pid;
 }
 
