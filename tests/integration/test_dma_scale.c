@@ -526,15 +526,26 @@ static int count_fds_synced(struct fx *fx)
 }
 
 /* fds exactly, mappings at most. */
-#define expect_res(fx, fds, maps, what, ...)                           \
+/*
+ * The device closes the later fds of a file it keeps a batch at a time
+ * (and all of them when a file goes): up to FDS_BATCH - 1 wait.
+ */
+#define FDS_BATCH 32
+#define expect_res_slack(fx, fds, slack, maps, what, ...)              \
 	do {                                                           \
 		int f_ = count_fds_synced(fx), m_ = count_maps();      \
-		expect(fx, f_ == (fds), "fds " what ": %d, want %d",   \
-		       __VA_ARGS__, f_, (fds));                        \
+		expect(fx, f_ >= (fds) && f_ <= (fds) + (slack),       \
+		       "fds " what ": %d, want %d (+ %d)", __VA_ARGS__, \
+		       f_, (fds), (slack));                            \
 		expect(fx, m_ <= (maps),                               \
 		       "mappings " what ": %d, want at most %d",       \
 		       __VA_ARGS__, m_, (maps));                       \
 	} while (0)
+#define expect_res(fx, fds, maps, what, ...) \
+	expect_res_slack(fx, fds, FDS_BATCH - 1, maps, what, __VA_ARGS__)
+/* Right after a file went: no fd waits. */
+#define expect_res_exact(fx, fds, maps, what, ...) \
+	expect_res_slack(fx, fds, 0, maps, what, __VA_ARGS__)
 
 /*
  * Window k's IOVA: pages side by side, with a gap after every 7th one
@@ -618,7 +629,8 @@ static void test_many_windows_one_file(void **state)
 				   "after %u unmaps", i + 1);
 	}
 	assert_stats(fx, 0, 0);
-	expect_res(fx, fds0, maps0 + MAPS_SLACK, "after unmapping all%s", "");
+	expect_res_exact(fx, fds0, maps0 + MAPS_SLACK,
+			 "after unmapping all%s", "");
 	for (uint32_t k = 0; k < NWIN; k += 1021)
 		assert_ret(try_get(fx, w[k].iova, 8), -ENOENT);
 	soft_done(fx);
@@ -706,7 +718,7 @@ static void test_few_files(void **state)
 			nwin[f]--;
 		}
 		live--;
-		expect_res(fx, fds0 + (int)live,
+		expect_res_exact(fx, fds0 + (int)live,
 			   maps0 + (int)live + MAPS_SLACK,
 			   "after the last unmap of file %u", f);
 		/* The other files' windows are untouched. */
@@ -720,7 +732,8 @@ static void test_few_files(void **state)
 		}
 	}
 	assert_stats(fx, 0, 0);
-	expect_res(fx, fds0, maps0 + MAPS_SLACK, "after unmapping all%s", "");
+	expect_res_exact(fx, fds0, maps0 + MAPS_SLACK,
+			 "after unmapping all%s", "");
 	soft_done(fx);
 }
 
