@@ -317,86 +317,99 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 }
 
 /*
- * Fills the hint from the radix table: the entry of iova and, for an
- * access [iova, end] reaching past it, the entries after it while the
- * window goes on (DMA_RADIX_C) — one window is contiguous in host memory.
- * 0, or -ENOENT (a miss; the tree may know the window).
+ * The radix path for an access [iova, end] reaching past the entry e of
+ * iova (covering 1 << sh bytes): the entries after it while the window
+ * goes on (DMA_RADIX_C) — one window is contiguous in host memory.
+ * The last IOVA of the run, or 0 when the access leaves the window.
  */
-static int hint_from_radix(const struct dma_table *t, uint64_t iova,
-			   uint64_t end, struct dma_hint *h)
+static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
+			  uint64_t end, uint64_t e, unsigned int sh)
 {
-	unsigned int sh;
-	uint64_t e = dma_radix_find(&t->radix, iova, &sh), x = e, start, last;
+	uint64_t last = iova | (((uint64_t)1 << sh) - 1);
 
-	if (!e)
-		return -ENOENT;
-	start = iova & ~(((uint64_t)1 << sh) - 1);
-	last = start | (((uint64_t)1 << sh) - 1);
 	while (end > last) {
-		if (!(x & DMA_RADIX_C))
-			return -ENOENT;
-		x = dma_radix_find(&t->radix, last + 1, &sh);
-		if (!x) /* an unmap under way */
-			return -ENOENT;
+		if (!(e & DMA_RADIX_C))
+			return 0;
+		e = dma_radix_find(&t->radix, last + 1, &sh);
+		if (!e) /* an unmap under way */
+			return 0;
 		/* last + 1 starts the entry: windows lie whole in entries. */
 		last += (uint64_t)1 << sh;
 	}
-	h->start = start;
-	h->last = last;
-	h->rights = e & DMA_RADIX_RIGHTS;
-	h->vaddr = (uint8_t *)(uintptr_t)(e & DMA_RADIX_ADDR);
+	return last;
+}
+
+/*
+ * Where the radix table has no single entry for the access: a run of its
+ * entries, or a window only the tree holds, remembered in the thread's
+ * hint (the tree is slow).
+ */
+static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
+		      uint8_t **ptr)
+{
+	if ((rights & access) != access)
+		return -EACCES;
+	if (!a)
+		return -EFAULT;
+	*ptr = (uint8_t *)(uintptr_t)a;
 	return 0;
 }
 
-static __attribute__((noinline)) int hint_fill(const struct dma_table *t,
-					       uint64_t iova, uint64_t end,
-					       uint64_t gen)
+static __attribute__((noinline)) int
+lookup_slow(const struct dma_table *t, uint64_t iova, uint64_t end,
+	    uint32_t access, uint8_t **ptr)
 {
 	struct dma_hint *h = &hint;
+	uint64_t g = atomic_load_explicit(&t->gen, memory_order_acquire);
 	struct itree_hit hit;
+	unsigned int sh;
+	uint64_t e = dma_radix_find(&t->radix, iova, &sh), a;
 
-	if (hint_from_radix(t, iova, end, h)) {
+	if (e) {
+		if (!radix_run(t, iova, end, e, sh))
+			return -ENOENT;
+		a = e & DMA_RADIX_ADDR;
+		if (a)
+			a += iova & (((uint64_t)1 << sh) - 1);
+		return rights_ptr(e, a, access, ptr);
+	}
+	if (h->t != t || h->gen != g || iova < h->start || end > h->last) {
 		if (!atomic_load_explicit(&t->nfallback,
 					  memory_order_acquire) ||
-		    !itree_find(&t->tree, iova, &hit) || end > hit.last) {
-			h->t = NULL;
+		    !itree_find(&t->tree, iova, &hit) || end > hit.last)
 			return -ENOENT;
-		}
+		h->t = t;
+		h->gen = g;
 		h->start = hit.start;
 		h->last = hit.last;
 		h->rights = (uintptr_t)hit.val & VAL_PROT;
 		h->vaddr = (uint8_t *)hit.data;
 	}
-	h->t = t;
-	h->gen = gen;
-	return 0;
+	a = h->vaddr ? (uintptr_t)h->vaddr + (iova - h->start) : 0;
+	return rights_ptr(h->rights, a, access, ptr);
 }
 
 /*
  * The host address of [iova, iova + len), len > 0, in one window allowing
- * access, in a lookup section.  Dirty logging is keyed by IOVA, not by
- * window: unmapping a window never clears the marks of what was written
- * through it, so pages written before an unmap during logging are still
- * reported.
+ * access, in a lookup section: one radix entry, mostly.  Dirty logging is
+ * keyed by IOVA, not by window: unmapping a window never clears the marks
+ * of what was written through it, so pages written before an unmap
+ * during logging are still reported.
  */
 static inline int lookup(const struct dma_table *t, uint64_t iova, size_t len,
 			 uint32_t access, uint8_t **ptr)
 {
-	struct dma_hint *h = &hint;
-	uint64_t g = atomic_load_explicit(&t->gen, memory_order_acquire);
-	uint64_t end = iova + len - 1;
+	uint64_t end = iova + len - 1, e, a;
+	unsigned int sh;
 
-	if (h->t != t || h->gen != g || iova < h->start || end > h->last) {
-		int err = hint_fill(t, iova, end, g);
-
-		if (err)
-			return err;
-	}
-	if ((h->rights & access) != access)
-		return -EACCES;
-	if (!h->vaddr)
-		return -EFAULT;
-	*ptr = h->vaddr + (iova - h->start);
+	e = dma_radix_find(&t->radix, iova, &sh);
+	if (__builtin_expect(!e || ((iova ^ end) >> sh) ||
+				     (e & access) != access ||
+				     !(e & DMA_RADIX_ADDR),
+			     0))
+		return lookup_slow(t, iova, end, access, ptr);
+	a = (e & DMA_RADIX_ADDR) + (iova & (((uint64_t)1 << sh) - 1));
+	*ptr = (uint8_t *)(uintptr_t)a;
 	return 0;
 }
 
@@ -418,11 +431,12 @@ static struct dma_window *window_at(const struct dma_table *t, uint64_t iova,
  * naming the IOVAs, or when they are all taken, the window's count.
  * Returns the tagged handle.
  */
-static int window_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
-		      uint32_t access, bool gate, uintptr_t *handle,
-		      uint8_t **ptr)
+static inline __attribute__((always_inline)) int
+window_get(struct uvfio_dev *dev, uint64_t iova, size_t len, uint32_t access,
+	   bool gate, uintptr_t *handle, uint8_t **ptr)
 {
-	struct dma_slot *s = dma_section_enter();
+	uint64_t v;
+	struct dma_slot *s = dma_section_enter(&v);
 	struct dma_held *held;
 	int err;
 
@@ -431,12 +445,12 @@ static int window_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 						  memory_order_relaxed),
 			     0) &&
 	    !mig_dma_txn) {
-		dma_section_exit(s);
+		dma_section_exit(s, v);
 		return -EBUSY;
 	}
 	err = lookup(&dev->dma, iova, len, access, ptr);
 	if (err) {
-		dma_section_exit(s);
+		dma_section_exit(s, v);
 		return err;
 	}
 	held = dma_hold(s, &dev->dma, iova, iova + len - 1);
@@ -447,7 +461,7 @@ static int window_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 		struct dma_window *w = window_at(&dev->dma, iova, &hit);
 
 		if (!w) {
-			dma_section_exit(s);
+			dma_section_exit(s, v);
 			return -ENOENT;
 		}
 		atomic_fetch_add(&w->refs, 1);
@@ -455,7 +469,7 @@ static int window_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 		atomic_fetch_add(&dev->dma_active, 1);
 		*handle = (uintptr_t)w | REF_COUNTED;
 	}
-	dma_section_exit(s);
+	dma_section_exit(s, v);
 	return 0;
 }
 
@@ -509,7 +523,8 @@ int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
 		      const struct uvfio_dma_ref *ref)
 {
-	struct dma_slot *s = dma_section_enter();
+	uint64_t v;
+	struct dma_slot *s = dma_section_enter(&v);
 	struct itree_hit hit;
 	uint64_t iova, size;
 	uintptr_t p = (uintptr_t)ref->ptr, base;
@@ -528,14 +543,14 @@ static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
 			       atomic_load_explicit(&h->first,
 						    memory_order_relaxed),
 			       &hit)) {
-			dma_section_exit(s);
+			dma_section_exit(s, v);
 			return; /* cannot be: the entry holds it */
 		}
 		iova = hit.start;
 		size = hit.last - hit.start + 1;
 		base = hit.data;
 	}
-	dma_section_exit(s);
+	dma_section_exit(s, v);
 	if (p >= base && p - base < size && ref->len <= size - (p - base))
 		dirty_mark(dev, iova + (p - base), ref->len);
 	else /* The device moved ptr: the whole window, then. */

@@ -56,21 +56,23 @@ extern atomic_uint dma_ref_waiters;
 struct dma_slot *dma_slot_register(void);
 void dma_ref_wake(void);
 
-static inline struct dma_slot *dma_section_enter(void)
+/* Enters a section: returns the slot, and in *v the count to exit with. */
+static inline struct dma_slot *dma_section_enter(uint64_t *v)
 {
 	struct dma_slot *s = dma_my_slot;
-	uint64_t v;
 
 	if (__builtin_expect(!s, 0))
 		s = dma_slot_register();
-	v = atomic_load_explicit(&s->seq, memory_order_relaxed);
-	atomic_store_explicit(&s->seq, v + 1, memory_order_relaxed);
-	if (__builtin_expect(dma_ref_fence |
-				     atomic_load_explicit(&s->idle,
-							  memory_order_relaxed),
+	*v = atomic_load_explicit(&s->seq, memory_order_relaxed) + 1;
+	atomic_store_explicit(&s->seq, *v, memory_order_relaxed);
+	/* Marked idle, or no membarrier() (then always marked). */
+	if (__builtin_expect(atomic_load_explicit(&s->idle,
+						  memory_order_relaxed),
 			     0)) {
 		/* The mark's clearing is seen before the lookup reads. */
-		atomic_store_explicit(&s->idle, 0, memory_order_relaxed);
+		if (!dma_ref_fence)
+			atomic_store_explicit(&s->idle, 0,
+					      memory_order_relaxed);
 		atomic_thread_fence(memory_order_seq_cst);
 	} else {
 		atomic_signal_fence(memory_order_seq_cst);
@@ -78,10 +80,8 @@ static inline struct dma_slot *dma_section_enter(void)
 	return s;
 }
 
-static inline void dma_section_exit(struct dma_slot *s)
+static inline void dma_section_exit(struct dma_slot *s, uint64_t v)
 {
-	uint64_t v = atomic_load_explicit(&s->seq, memory_order_relaxed);
-
 	atomic_store_explicit(&s->seq, v + 1, memory_order_release);
 }
 
