@@ -9,6 +9,11 @@
 
 #define ROOT_SHIFT 39
 #define PAGE ((uint64_t)1 << DMA_RADIX_PAGE_SHIFT)
+/*
+ * Spare nodes kept: a vIOMMU guest maps and unmaps a window per I/O, and
+ * one landing in an empty 2 MiB or 1 GiB takes nodes its unmap retires.
+ */
+#define SPARE_MAX 16
 
 /* The window being entered. */
 struct span {
@@ -35,10 +40,17 @@ void dma_radix_reclaim(struct dma_radix *r)
 {
 	struct dma_radix_node *n;
 
+	/* A node retires once empty: every entry is zero already. */
 	while ((n = r->retired)) {
 		r->retired = n->retired;
-		free(n);
-		r->nodes--;
+		if (r->nspare < SPARE_MAX) {
+			n->retired = r->spare;
+			r->spare = n;
+			r->nspare++;
+		} else {
+			free(n);
+			r->nodes--;
+		}
 	}
 	r->nretired = 0;
 }
@@ -59,10 +71,37 @@ static void free_tree(_Atomic uint64_t *e, unsigned int shift)
 
 void dma_radix_destroy(struct dma_radix *r)
 {
+	struct dma_radix_node *n;
+
 	free_tree(r->root, ROOT_SHIFT);
 	dma_radix_reclaim(r);
+	while ((n = r->spare)) {
+		r->spare = n->retired;
+		free(n);
+	}
+	r->nspare = 0;
 	memset(r->root, 0, sizeof(r->root));
 	r->nodes = 0;
+}
+
+static struct dma_radix_node *node_new(struct dma_radix *r)
+{
+	struct dma_radix_node *n = r->spare;
+
+	if (n) {
+		r->spare = n->retired;
+		r->nspare--;
+		n->retired = NULL;
+		return n;
+	}
+	if (r->nodes >= r->budget)
+		return NULL;
+	n = aligned_alloc(64, sizeof(*n));
+	if (!n)
+		return NULL;
+	memset(n, 0, sizeof(*n));
+	r->nodes++;
+	return n;
 }
 
 static uint64_t entry(const struct span *w, uint64_t at, unsigned int shift)
@@ -103,13 +142,10 @@ static int fill(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
 		}
 		x = atomic_load_explicit(slot, memory_order_relaxed);
 		if (!x) {
-			if (r->nodes >= r->budget)
-				return -ENOSPC;
-			n = aligned_alloc(64, sizeof(*n));
+			n = node_new(r);
 			if (!n)
-				return -ENOMEM;
-			memset(n, 0, sizeof(*n));
-			r->nodes++;
+				return r->nodes >= r->budget ? -ENOSPC :
+							       -ENOMEM;
 			atomic_store_explicit(slot, (uint64_t)(uintptr_t)n,
 					      memory_order_release);
 			(*used)++;

@@ -58,6 +58,8 @@ struct dma_radix {
 	size_t budget; /* most live nodes */
 	struct dma_radix_node *retired;
 	size_t nretired;
+	struct dma_radix_node *spare; /* reclaimed, all zero: reused */
+	size_t nspare;
 };
 
 void dma_radix_init(struct dma_radix *r, size_t budget);
@@ -77,7 +79,10 @@ int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
 /* Clears a range entered whole by dma_radix_map(); nodes it empties retire. */
 void dma_radix_unmap(struct dma_radix *r, uint64_t iova, uint64_t size);
 
-/* Frees the retired nodes: no lookup may be in one any longer. */
+/*
+ * Frees the retired nodes (keeping a few, all zero, for the next maps):
+ * no lookup may be in one any longer.
+ */
 void dma_radix_reclaim(struct dma_radix *r);
 
 /*
