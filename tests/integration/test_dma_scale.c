@@ -1094,6 +1094,75 @@ static void test_concurrent_translate(void **state)
 	soft_done(fx);
 }
 
+/*
+ * Windows the device's radix table cannot hold are looked up in its tree:
+ * windows past 2^48, and, when a hostile layout puts every window alone
+ * in its own GiB, those past the table's node budget (16,384 nodes: two
+ * per such window).  Windows of several pages are read across their page
+ * boundaries, and never across their ends.
+ */
+#define SPARSE_WINS 8400u
+#define MULTI_PAGES 5u
+
+static void test_radix_fallback(void **state)
+{
+	struct fx *fx = start(state, NULL);
+	const uint32_t n = 8 + SPARSE_WINS;
+	uint32_t *order, page = 0, k;
+	uint64_t rng = 21;
+	unsigned int logs0;
+	struct win *w;
+
+	new_memfd(fx, 8 * MULTI_PAGES + SPARSE_WINS);
+	w = fx_alloc(fx, n * sizeof(*w));
+	for (k = 0; k < 4; k++) {
+		w[k] = (struct win){ BASE + k * 8 * PG, 0, page, MULTI_PAGES };
+		page += MULTI_PAGES;
+	}
+	for (k = 4; k < 7; k++) {
+		w[k] = (struct win){ (1ull << 48) + k * 8 * PG, 0, page,
+				     MULTI_PAGES };
+		page += MULTI_PAGES;
+	}
+	w[7] = (struct win){ UINT64_MAX - 8 * PG + 1, 0, page, MULTI_PAGES };
+	page += MULTI_PAGES;
+	for (k = 8; k < n; k++)
+		w[k] = (struct win){ (1ull << 40) + ((uint64_t)(k - 8) << 30), 0,
+				     page++, 1 };
+	order = perm(fx_alloc(fx, n * sizeof(*order)), n, 22);
+	logs0 = atomic_load(&fx->logs);
+	for (k = 0; k < n; k++) {
+		fill(fx, &w[k]);
+		assert_ret(map_win(fx, &w[k]), 0);
+	}
+	/* The budget ran out once, and said so once. */
+	assert_int_equal(atomic_load(&fx->logs), logs0 + 1);
+	assert_stats(fx, n, (8 * MULTI_PAGES + SPARSE_WINS) * PG);
+	for (uint32_t i = 0; i < 4 * n; i++)
+		check_win(fx, &w[order[i % n]], &rng);
+	for (k = 0; k < n; k++) {
+		uint64_t end = w[k].iova + w[k].pages * PG;
+
+		assert_ret(try_get(fx, end - 8, 16), -ENOENT);
+		assert_ret(try_get(fx, w[k].iova - 8, 16), -ENOENT);
+		if (end)
+			assert_ret(try_get(fx, end, 8), -ENOENT);
+	}
+	/* Unmaps in random order; what is left still translates. */
+	shuffle(order, n, &rng);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct win *x = &w[order[i]];
+
+		assert_ret(unmap_win(fx, x), 0);
+		assert_ret(try_get(fx, x->iova, 8), -ENOENT);
+		if (i + 1 < n)
+			check_win(fx, &w[order[i + 1 + rnd(&rng) % (n - i - 1)]],
+				  &rng);
+	}
+	assert_stats(fx, 0, 0);
+	soft_done(fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1105,6 +1174,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_limits_fds, teardown),
 		cmocka_unit_test_teardown(test_concurrent_translate,
 					  teardown),
+		cmocka_unit_test_teardown(test_radix_fallback, teardown),
 	};
 
 	return cmocka_run_group_tests_name("integration_dma_scale", tests,
