@@ -50,7 +50,7 @@ struct dma_radix_node {
 	_Atomic uint64_t e[DMA_RADIX_FAN];
 	uint32_t used; /* non-zero entries; writer only */
 	struct dma_radix_node *retired;
-};
+} __attribute__((aligned(64))); /* a size aligned_alloc() takes */
 
 struct dma_radix {
 	_Atomic uint64_t root[DMA_RADIX_FAN];
