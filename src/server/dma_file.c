@@ -283,6 +283,13 @@ bool dma_file_defer_close(struct dma_table *t, int fd)
 	return t->ndefer == DMA_DEFER_FDS;
 }
 
+/* ThreadSanitizer follows fds through close() only. */
+#if defined(__SANITIZE_THREAD__)
+#define USE_CLOSE_RANGE 0
+#else
+#define USE_CLOSE_RANGE 1
+#endif
+
 static int cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -305,8 +312,9 @@ void dma_file_close_deferred(struct dma_table *t)
 
 		while (j + 1 < n && t->defer_fd[j + 1] == t->defer_fd[j] + 1)
 			j++;
-		if (j == i || close_range((unsigned int)t->defer_fd[i],
-					  (unsigned int)t->defer_fd[j], 0))
+		if (j == i || !USE_CLOSE_RANGE ||
+		    close_range((unsigned int)t->defer_fd[i],
+				(unsigned int)t->defer_fd[j], 0))
 			for (unsigned int k = i; k <= j; k++)
 				close(t->defer_fd[k]);
 		i = j + 1;

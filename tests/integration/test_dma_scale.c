@@ -57,9 +57,9 @@
 /*
  * Mappings the process may gain besides the device's one per file: the
  * allocator's (the window arrays of client and device grow past the
- * mmap threshold).  ASan's allocator maps its regions as they fill.
+ * mmap threshold).  ASan's and TSan's allocators map regions as they fill.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define MAPS_SLACK 64
 #else
 #define MAPS_SLACK 4
