@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,7 @@ struct reader {
 	struct fx *fx;
 	pthread_t thread;
 	uint64_t seed;
+	bool bursty;
 	uint64_t ok, enoent, other, mismatch, stale;
 	int other_err;
 };
@@ -989,11 +991,20 @@ static void *reader(void *arg)
 			rd->mismatch++;
 		if (!(q & 1))
 			rd->stale++;
+		/* Off the CPU now and then: unmaps find the slot idle. */
+		if (rd->bursty && rnd(&rng) % 256 == 0)
+			for (uint64_t n = rnd(&rng) % 256; n; n--)
+				sched_yield();
 	}
 	return NULL;
 }
 
-static void test_concurrent_translate(void **state)
+/*
+ * Device threads translate while the client maps and unmaps.  Bursty
+ * readers pause now and then, and the client does not translate, so that
+ * unmaps find every slot idle and wait without membarrier().
+ */
+static void concurrent(void **state, bool bursty)
 {
 	struct fx *fx = start(state, NULL);
 	uint64_t rng = 51, ok = 0, enoent = 0, other = 0, bad = 0, stale = 0;
@@ -1022,6 +1033,7 @@ static void test_concurrent_translate(void **state)
 	for (unsigned int i = 0; i < NREADERS; i++) {
 		fx->rd[i].fx = fx;
 		fx->rd[i].seed = 100 + i;
+		fx->rd[i].bursty = bursty;
 		assert_int_equal(pthread_create(&fx->rd[i].thread, NULL,
 						reader, &fx->rd[i]), 0);
 		fx->nreaders++;
@@ -1040,7 +1052,9 @@ static void test_concurrent_translate(void **state)
 			mapped[s] = false;
 			nmapped--;
 			/* Gone for good the moment the unmap returned. */
-			r = try_get(fx, x.iova + rnd(&rng) % WORDS * 8, 8);
+			r = bursty ? -ENOENT :
+				     try_get(fx, x.iova + rnd(&rng) % WORDS * 8,
+					     8);
 			if (r != -ENOENT)
 				fail_msg("get in window %#llx after its unmap "
 					 "returned: %d (%s)",
@@ -1065,10 +1079,10 @@ static void test_concurrent_translate(void **state)
 		if (fx->rd[i].other)
 			err = fx->rd[i].other_err;
 	}
-	print_message("concurrent_translate: %u map/unmap cycles in %lld ms; "
+	print_message("concurrent_translate%s: %u map/unmap cycles in %lld ms; "
 		      "gets: %llu ok, %llu -ENOENT, %llu other; "
 		      "%llu mismatches, %llu after their unmap\n",
-		      cycles, (long long)ms, (unsigned long long)ok,
+		      bursty ? " (bursty)" : "", cycles, (long long)ms, (unsigned long long)ok,
 		      (unsigned long long)enoent, (unsigned long long)other,
 		      (unsigned long long)bad, (unsigned long long)stale);
 	assert_true(ok > 0);
@@ -1163,6 +1177,16 @@ static void test_radix_fallback(void **state)
 	soft_done(fx);
 }
 
+static void test_concurrent_translate(void **state)
+{
+	concurrent(state, false);
+}
+
+static void test_concurrent_bursty(void **state)
+{
+	concurrent(state, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1174,6 +1198,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_limits_fds, teardown),
 		cmocka_unit_test_teardown(test_concurrent_translate,
 					  teardown),
+		cmocka_unit_test_teardown(test_concurrent_bursty, teardown),
 		cmocka_unit_test_teardown(test_radix_fallback, teardown),
 	};
 
