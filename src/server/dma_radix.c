@@ -127,7 +127,8 @@ static int fill(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
 	for (uint64_t at = lo; at < hi;) {
 		uint64_t cs = at & ~(sz - 1), ce = cs + sz;
 		uint64_t pe = ce < hi ? ce : hi;
-		_Atomic uint64_t *slot = &e[(at >> shift) & (DMA_RADIX_FAN - 1)];
+		_Atomic uint64_t *slot =
+			&e[(at >> shift) & (DMA_RADIX_FAN - 1)];
 		uint64_t x;
 		struct dma_radix_node *n;
 		int err;
@@ -170,7 +171,8 @@ static void clear(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
 	for (uint64_t at = lo; at < hi;) {
 		uint64_t ce = (at & ~(sz - 1)) + sz;
 		uint64_t pe = ce < hi ? ce : hi;
-		_Atomic uint64_t *slot = &e[(at >> shift) & (DMA_RADIX_FAN - 1)];
+		_Atomic uint64_t *slot =
+			&e[(at >> shift) & (DMA_RADIX_FAN - 1)];
 		uint64_t x = atomic_load_explicit(slot, memory_order_relaxed);
 		uint64_t from = at;
 		struct dma_radix_node *n;

@@ -1082,7 +1082,8 @@ static void concurrent(void **state, bool bursty)
 	print_message("concurrent_translate%s: %u map/unmap cycles in %lld ms; "
 		      "gets: %llu ok, %llu -ENOENT, %llu other; "
 		      "%llu mismatches, %llu after their unmap\n",
-		      bursty ? " (bursty)" : "", cycles, (long long)ms, (unsigned long long)ok,
+		      bursty ? " (bursty)" : "", cycles, (long long)ms,
+		      (unsigned long long)ok,
 		      (unsigned long long)enoent, (unsigned long long)other,
 		      (unsigned long long)bad, (unsigned long long)stale);
 	assert_true(ok > 0);
@@ -1141,8 +1142,8 @@ static void test_radix_fallback(void **state)
 	w[7] = (struct win){ UINT64_MAX - 8 * PG + 1, 0, page, MULTI_PAGES };
 	page += MULTI_PAGES;
 	for (k = 8; k < n; k++)
-		w[k] = (struct win){ (1ull << 40) + ((uint64_t)(k - 8) << 30), 0,
-				     page++, 1 };
+		w[k] = (struct win){ (1ull << 40) + ((uint64_t)(k - 8) << 30),
+				     0, page++, 1 };
 	order = perm(fx_alloc(fx, n * sizeof(*order)), n, 22);
 	logs0 = atomic_load(&fx->logs);
 	for (k = 0; k < n; k++) {
@@ -1169,9 +1170,11 @@ static void test_radix_fallback(void **state)
 
 		assert_ret(unmap_win(fx, x), 0);
 		assert_ret(try_get(fx, x->iova, 8), -ENOENT);
-		if (i + 1 < n)
-			check_win(fx, &w[order[i + 1 + rnd(&rng) % (n - i - 1)]],
-				  &rng);
+		if (i + 1 < n) {
+			uint32_t j = i + 1 + (uint32_t)(rnd(&rng) % (n - i - 1));
+
+			check_win(fx, &w[order[j]], &rng);
+		}
 	}
 	assert_stats(fx, 0, 0);
 	soft_done(fx);

@@ -179,7 +179,8 @@ static void random_run(uint64_t seed, uint64_t span, unsigned long ops,
 		if (m.n < NWIN && (m.n == 0 || rnd(&s) % 3)) {
 			struct win w = random_win(&s, span);
 
-			if (w.iova + w.size > span || overlaps(&m, w.iova, w.size))
+			if (w.iova + w.size > span ||
+			    overlaps(&m, w.iova, w.size))
 				continue;
 			EXPECT(dma_radix_map(&r, w.iova, w.size, w.addr,
 					     w.rights) == 0);
@@ -230,9 +231,8 @@ static void test_blocks(void **state)
 	/* From 8 KiB below 1 GiB to 16 KiB past 3 GiB + 2 MiB. */
 	*w = (struct win){ GB - 2 * PG, 2 * GB + MB2 + 6 * PG,
 			   0x200000000000ull, DMA_RADIX_R | DMA_RADIX_W };
-	assert_int_equal(dma_radix_map(&r, w->iova, w->size, w->addr,
-				       w->rights),
-			 0);
+	assert_int_equal(
+		dma_radix_map(&r, w->iova, w->size, w->addr, w->rights), 0);
 	check_all(&r, &m, &s, 4 * GB);
 	assert_true(dma_radix_find(&r, GB - PG, &sh) && sh == 12);
 	assert_true(dma_radix_find(&r, GB + 12345, &sh) && sh == 30);
@@ -258,9 +258,8 @@ static void test_guest_ram(void **state)
 	(void)state;
 	dma_radix_init(&r, DMA_RADIX_BUDGET);
 	m.w[0] = (struct win){ 0, 64 * GB, 0x300000000000ull, DMA_RADIX_R };
-	assert_int_equal(dma_radix_map(&r, 0, 64 * GB, m.w[0].addr,
-				       DMA_RADIX_R),
-			 0);
+	assert_int_equal(
+		dma_radix_map(&r, 0, 64 * GB, m.w[0].addr, DMA_RADIX_R), 0);
 	assert_int_equal(r.nodes, 1);
 	check_all(&r, &m, &s, 128 * GB);
 	unmap_all(&r, &m);
@@ -276,9 +275,9 @@ static void test_refused(void **state)
 	dma_radix_init(&r, DMA_RADIX_BUDGET);
 	assert_int_equal(dma_radix_map(&r, (uint64_t)1 << 48, PG, PG, 1),
 			 -E2BIG);
-	assert_int_equal(dma_radix_map(&r, ((uint64_t)1 << 48) - PG, 2 * PG,
-				       PG, 1),
-			 -E2BIG);
+	assert_int_equal(
+		dma_radix_map(&r, ((uint64_t)1 << 48) - PG, 2 * PG, PG, 1),
+		-E2BIG);
 	assert_int_equal(dma_radix_map(&r, UINT64_MAX - PG + 1, PG, PG, 1),
 			 -E2BIG);
 	assert_int_equal(dma_radix_map(&r, 0x800, PG, PG, 1), -E2BIG);
@@ -289,8 +288,7 @@ static void test_refused(void **state)
 	assert_int_equal(dma_radix_find(&r, PG, &sh), 0);
 	assert_int_equal(dma_radix_find(&r, UINT64_MAX, &sh), 0);
 	/* The last page under 2^48 is fine. */
-	assert_int_equal(dma_radix_map(&r, ((uint64_t)1 << 48) - PG, PG, PG,
-				       1),
+	assert_int_equal(dma_radix_map(&r, ((uint64_t)1 << 48) - PG, PG, PG, 1),
 			 0);
 	assert_int_equal(dma_radix_find(&r, ((uint64_t)1 << 48) - 1, &sh),
 			 PG | 1 | DMA_RADIX_P);
@@ -382,6 +380,5 @@ int main(void)
 		cmocka_unit_test(test_65535),
 	};
 
-	return cmocka_run_group_tests_name("unit_dma_radix", tests, NULL,
-					   NULL);
+	return cmocka_run_group_tests_name("unit_dma_radix", tests, NULL, NULL);
 }
