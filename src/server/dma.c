@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * The DMA window table: an itree of windows by IOVA, the window and its
- * rights in the value, its host address in the data, so a lookup reads
- * tree nodes only.  Device threads look windows up without a lock and
- * hold them in their thread's slot (dma_ref.h); the dispatch thread
- * changes the table under its lock, and an unmap waits for every holder
- * of the window to let go before it replies.  Each thread remembers the
- * last window it found, valid until the table's next removal.
+ * The DMA window table.  Every window is in an itree by IOVA (the window
+ * and its rights in the value, its host address in the data), which
+ * checks overlaps and finds windows to unmap; the windows it can hold are
+ * also in a radix table over IOVA pages (dma_radix.h), whose 8-byte
+ * entries hold host address and rights, so that a translation reads the
+ * radix path and nothing else, as cheap at 65,535 windows as at one.
+ * Windows the radix table cannot hold are found in the tree.
+ *
+ * Device threads translate without a lock and hold the IOVAs they got in
+ * their thread's slot (dma_ref.h), never touching the window; the
+ * dispatch thread changes the table under its lock, and an unmap waits
+ * for every holder of IOVAs of the window to let go before it replies.
+ * Each thread remembers the last page or run it found, valid until the
+ * table's next removal.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +29,9 @@
 #define VAL_PROT ((uintptr_t)3)
 /* Nodes a map may leave retired before a grace period frees them. */
 #define RETIRED_MAX 256
+#define RADIX_RIGHTS_OK (UVFIO_DMA_READ == DMA_RADIX_R && \
+			 UVFIO_DMA_WRITE == DMA_RADIX_W)
+_Static_assert(RADIX_RIGHTS_OK, "radix entries hold the rights as they are");
 
 static atomic_uint_fast64_t gen_source;
 
@@ -30,13 +40,14 @@ static uint64_t new_gen(void)
 	return atomic_fetch_add(&gen_source, 1) + 1;
 }
 
+/* What a thread found last: [start, last] at vaddr with rights. */
 struct dma_hint {
 	const struct dma_table *t;
 	uint64_t gen;
 	uint64_t start;
 	uint64_t last;
-	uintptr_t val;
-	uint8_t *vaddr;
+	uint64_t rights;
+	uint8_t *vaddr; /* NULL: no host mapping */
 };
 
 static __thread struct dma_hint hint __attribute__((tls_model("initial-exec")));
@@ -45,6 +56,7 @@ int dma_init(struct dma_table *t, uint32_t max, uint64_t limit)
 {
 	memset(t, 0, sizeof(*t));
 	itree_init(&t->tree);
+	dma_radix_init(&t->radix, DMA_RADIX_BUDGET);
 	atomic_init(&t->gen, new_gen());
 	t->max = max;
 	t->limit = limit;
@@ -57,25 +69,34 @@ void dma_fini(struct dma_table *t)
 {
 	dma_unmap_all(t);
 	itree_destroy(&t->tree, NULL);
+	dma_radix_destroy(&t->radix);
 	dma_files_fini(t);
 	pthread_mutex_destroy(&t->lock);
 }
 
+struct busy_arg {
+	const struct dma_table *t;
+	struct dma_window *w;
+};
+
 static bool window_busy(void *arg)
 {
-	struct dma_window *w = arg;
+	const struct busy_arg *b = arg;
+	uint64_t range[2] = { b->w->iova, b->w->iova + b->w->size - 1 };
 
-	return atomic_load(&w->refs) || dma_ref_held(w, NULL);
+	return atomic_load(&b->w->refs) || dma_ref_held(range, b->t);
 }
 
 /*
- * w is out of the tree (and its removal published): once every thread
+ * w is out of the tables (and its removal published): once every thread
  * that could have found it lets go, it and its memory go.
  */
 static void window_free(struct dma_table *t, struct dma_window *w)
 {
-	while (window_busy(w))
-		dma_ref_sleep(window_busy, w, 10);
+	struct busy_arg b = { t, w };
+
+	while (window_busy(&b))
+		dma_ref_sleep(window_busy, &b, 10);
 	if (w->map)
 		dma_file_unmap(t, w->map);
 	free(w);
@@ -91,6 +112,23 @@ static void unlink_window(struct dma_table *t, struct dma_window *w)
 		w->next->prev = w->prev;
 }
 
+/* Enters w in the radix table: 0, or an error and w is in the tree alone. */
+static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
+			   const struct dma_window *w)
+{
+	int err = dma_radix_map(&t->radix, w->iova, w->size,
+				(uint64_t)(uintptr_t)w->vaddr, w->prot);
+
+	if (err == -ENOSPC && !t->radix_full_logged) {
+		t->radix_full_logged = true;
+		dev_log(dev, ENOSPC,
+			"DMA radix table at its budget (%zu nodes of 4 KiB): "
+			"windows past it are looked up in the tree, slower",
+			t->radix.budget);
+	}
+	return err;
+}
+
 int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct dma_table *t = &dev->dma;
@@ -98,7 +136,7 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	struct dma_window *w;
 	uint64_t pg = dev->caps.pgsizes & -dev->caps.pgsizes;
 	int prot = 0, err, fd = msg->nfds ? msg->fds[0] : -1;
-	bool took = false;
+	bool took = false, flush = false;
 
 	if (msg->size != sizeof(m))
 		return -EINVAL;
@@ -167,8 +205,10 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		free(w);
 		goto out;
 	}
-	if (took)
-		msg->fds[0] = -1;
+	w->in_radix = !window_to_radix(dev, t, w);
+	if (!w->in_radix)
+		atomic_fetch_add_explicit(&t->nfallback, 1,
+					  memory_order_release);
 	w->next = t->all;
 	if (t->all)
 		t->all->prev = w;
@@ -176,10 +216,27 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	atomic_store(&t->n, (uint32_t)t->tree.n);
 	if (w->vaddr)
 		atomic_fetch_add(&t->bytes, w->size);
-	if (t->tree.nretired >= RETIRED_MAX) {
+	if (t->tree.nretired >= RETIRED_MAX ||
+	    t->radix.nretired >= RETIRED_MAX) {
 		dma_grace_period();
 		itree_reclaim(&t->tree);
+		dma_radix_reclaim(&t->radix);
 	}
+	/* A later fd of a file the table keeps: closed with a batch. */
+	if (fd >= 0 && !took) {
+		msg->fds[0] = -1;
+		flush = dma_file_defer_close(t, fd);
+	} else if (took) {
+		msg->fds[0] = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (!flush)
+		return 0;
+	err = reply(dev, &msg->hdr, NULL, 0, NULL, 0);
+	pthread_mutex_lock(&t->lock);
+	dma_file_close_deferred(t);
+	pthread_mutex_unlock(&t->lock);
+	return err ?: 1;
 out:
 	pthread_mutex_unlock(&t->lock);
 	return err;
@@ -191,16 +248,22 @@ void dma_unmap_all(struct dma_table *t)
 
 	pthread_mutex_lock(&t->lock);
 	itree_clear(&t->tree);
+	for (w = t->all; w; w = w->next)
+		if (w->in_radix)
+			dma_radix_unmap(&t->radix, w->iova, w->size);
+	atomic_store(&t->nfallback, 0);
 	atomic_store(&t->gen, new_gen());
 	atomic_store(&t->n, 0);
 	atomic_store(&t->bytes, 0);
 	dma_ref_wait_begin();
 	itree_reclaim(&t->tree);
+	dma_radix_reclaim(&t->radix);
 	while ((w = t->all)) {
 		unlink_window(t, w);
 		window_free(t, w);
 	}
 	dma_ref_wait_end();
+	dma_file_close_deferred(t);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -234,6 +297,10 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		return -ENOENT;
 	}
 	w = (struct dma_window *)((uintptr_t)hit.val & ~VAL_PROT);
+	if (w->in_radix)
+		dma_radix_unmap(&t->radix, w->iova, w->size);
+	else
+		atomic_fetch_sub(&t->nfallback, 1);
 	atomic_store(&t->gen, new_gen());
 	atomic_store(&t->n, (uint32_t)t->tree.n);
 	if (w->vaddr)
@@ -242,6 +309,7 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	/* The spec: every reference is gone before the reply. */
 	dma_ref_wait_begin();
 	itree_reclaim(&t->tree);
+	dma_radix_reclaim(&t->radix);
 	window_free(t, w);
 	dma_ref_wait_end();
 	pthread_mutex_unlock(&t->lock);
@@ -249,54 +317,126 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 }
 
 /*
- * The window holding [iova, iova + len), len > 0, allowing access, in
- * a lookup section.  Dirty logging is keyed by IOVA, not by window:
- * unmapping a window never clears the marks of what was written through
- * it, so pages written before an unmap during logging are still
- * reported.
+ * The radix path for an access [iova, end] reaching past the entry e of
+ * iova (covering 1 << sh bytes): the entries after it while the window
+ * goes on (DMA_RADIX_C) — one window is contiguous in host memory.
+ * The last IOVA of the run, or 0 when the access leaves the window.
  */
-static int lookup(const struct dma_table *t, uint64_t iova, size_t len,
-		  uint32_t access, struct dma_window **wp, uint8_t **ptr)
+static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
+			  uint64_t end, uint64_t e, unsigned int sh)
+{
+	uint64_t last = iova | (((uint64_t)1 << sh) - 1);
+
+	while (end > last) {
+		if (!(e & DMA_RADIX_C))
+			return 0;
+		e = dma_radix_find(&t->radix, last + 1, &sh);
+		if (!e) /* an unmap under way */
+			return 0;
+		/* last + 1 starts the entry: windows lie whole in entries. */
+		last += (uint64_t)1 << sh;
+	}
+	return last;
+}
+
+/*
+ * Where the radix table has no single entry for the access: a run of its
+ * entries, or a window only the tree holds, remembered in the thread's
+ * hint (the tree is slow).
+ */
+static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
+		      uint8_t **ptr)
+{
+	if ((rights & access) != access)
+		return -EACCES;
+	if (!a)
+		return -EFAULT;
+	*ptr = (uint8_t *)(uintptr_t)a;
+	return 0;
+}
+
+static __attribute__((noinline)) int
+lookup_slow(const struct dma_table *t, uint64_t iova, uint64_t end,
+	    uint32_t access, uint8_t **ptr)
 {
 	struct dma_hint *h = &hint;
 	uint64_t g = atomic_load_explicit(&t->gen, memory_order_acquire);
-	uint64_t end = iova + len - 1;
+	struct itree_hit hit;
+	unsigned int sh;
+	uint64_t e = dma_radix_find(&t->radix, iova, &sh), a;
 
+	if (e) {
+		if (!radix_run(t, iova, end, e, sh))
+			return -ENOENT;
+		a = e & DMA_RADIX_ADDR;
+		if (a)
+			a += iova & (((uint64_t)1 << sh) - 1);
+		return rights_ptr(e, a, access, ptr);
+	}
 	if (h->t != t || h->gen != g || iova < h->start || end > h->last) {
-		struct itree_hit hit;
-
-		if (!itree_find(&t->tree, iova, &hit) || end > hit.last)
+		if (!atomic_load_explicit(&t->nfallback,
+					  memory_order_acquire) ||
+		    !itree_find(&t->tree, iova, &hit) || end > hit.last)
 			return -ENOENT;
 		h->t = t;
 		h->gen = g;
 		h->start = hit.start;
 		h->last = hit.last;
-		h->val = (uintptr_t)hit.val;
+		h->rights = (uintptr_t)hit.val & VAL_PROT;
 		h->vaddr = (uint8_t *)hit.data;
 	}
-	if ((h->val & access) != access)
-		return -EACCES;
-	if (!h->vaddr)
-		return -EFAULT;
-	*wp = (struct dma_window *)(h->val & ~VAL_PROT);
-	*ptr = h->vaddr + (iova - h->start);
+	a = h->vaddr ? (uintptr_t)h->vaddr + (iova - h->start) : 0;
+	return rights_ptr(h->rights, a, access, ptr);
+}
+
+/*
+ * The host address of [iova, iova + len), len > 0, in one window allowing
+ * access, in a lookup section: one radix entry, mostly.  Dirty logging is
+ * keyed by IOVA, not by window: unmapping a window never clears the marks
+ * of what was written through it, so pages written before an unmap
+ * during logging are still reported.
+ */
+static inline int lookup(const struct dma_table *t, uint64_t iova, size_t len,
+			 uint32_t access, uint8_t **ptr)
+{
+	uint64_t end = iova + len - 1, e, a;
+	unsigned int sh;
+
+	e = dma_radix_find(&t->radix, iova, &sh);
+	if (__builtin_expect(!e || ((iova ^ end) >> sh) ||
+				     (e & access) != access ||
+				     !(e & DMA_RADIX_ADDR),
+			     0))
+		return lookup_slow(t, iova, end, access, ptr);
+	a = (e & DMA_RADIX_ADDR) + (iova & (((uint64_t)1 << sh) - 1));
+	*ptr = (uint8_t *)(uintptr_t)a;
 	return 0;
 }
 
-/* ref->window: the slot entry, or the window (REF_COUNTED); tags. */
+/* The window holding iova, in a lookup section; NULL: an unmap took it. */
+static struct dma_window *window_at(const struct dma_table *t, uint64_t iova,
+				    struct itree_hit *hit)
+{
+	if (!itree_find(&t->tree, iova, hit))
+		return NULL;
+	return (struct dma_window *)((uintptr_t)hit->val & ~VAL_PROT);
+}
+
+/* A handle: the slot entry, or the window (REF_COUNTED); tags. */
 #define REF_WR ((uintptr_t)1)
 #define REF_COUNTED ((uintptr_t)2)
 
 /*
- * A reference on the window: an entry of this thread's slot, or when
- * they are all taken, the window's count.  Returns the tagged handle.
+ * A reference on [iova, iova + len): an entry of this thread's slot
+ * naming the IOVAs, or when they are all taken, the window's count.
+ * Returns the tagged handle.
  */
-static int window_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
-		      uint32_t access, bool gate, uintptr_t *handle,
-		      uint8_t **ptr)
+static inline __attribute__((always_inline)) int
+window_get(struct uvfio_dev *dev, uint64_t iova, size_t len, uint32_t access,
+	   bool gate, uintptr_t *handle, uint8_t **ptr)
 {
-	struct dma_slot *s = dma_section_enter();
-	struct dma_window *w;
+	uint64_t v;
+	struct dma_slot *s = dma_section_enter(&v);
 	struct dma_held *held;
 	int err;
 
@@ -305,33 +445,32 @@ static int window_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 						  memory_order_relaxed),
 			     0) &&
 	    !mig_dma_txn) {
-		dma_section_exit(s);
+		dma_section_exit(s, v);
 		return -EBUSY;
 	}
-	err = lookup(&dev->dma, iova, len, access, &w, ptr);
+	err = lookup(&dev->dma, iova, len, access, ptr);
 	if (err) {
-		dma_section_exit(s);
+		dma_section_exit(s, v);
 		return err;
 	}
-	held = dma_hold(s, w, &dev->dma);
+	held = dma_hold(s, &dev->dma, iova, iova + len - 1);
 	if (__builtin_expect(held != NULL, 1)) {
 		*handle = (uintptr_t)held;
 	} else {
+		struct itree_hit hit;
+		struct dma_window *w = window_at(&dev->dma, iova, &hit);
+
+		if (!w) {
+			dma_section_exit(s, v);
+			return -ENOENT;
+		}
 		atomic_fetch_add(&w->refs, 1);
 		/* Counted in the migration gate like a transfer. */
 		atomic_fetch_add(&dev->dma_active, 1);
 		*handle = (uintptr_t)w | REF_COUNTED;
 	}
-	dma_section_exit(s);
+	dma_section_exit(s, v);
 	return 0;
-}
-
-static struct dma_window *window_of(uintptr_t handle)
-{
-	if (handle & REF_COUNTED)
-		return (struct dma_window *)(handle & ~(REF_WR | REF_COUNTED));
-	return atomic_load_explicit(&((struct dma_held *)(handle & ~REF_WR))->w,
-				    memory_order_relaxed);
 }
 
 static void window_put(struct uvfio_dev *dev, uintptr_t handle)
@@ -342,7 +481,7 @@ static void window_put(struct uvfio_dev *dev, uintptr_t handle)
 		dma_unhold((struct dma_held *)(handle & ~REF_WR));
 		return;
 	}
-	w = window_of(handle);
+	w = (struct dma_window *)(handle & ~(REF_WR | REF_COUNTED));
 	/* w may go the moment refs reaches 0: not looked at after. */
 	if (atomic_fetch_sub(&w->refs, 1) == 1 && atomic_load(&dma_ref_waiters))
 		dma_ref_wake();
@@ -377,6 +516,47 @@ int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
 	return 0;
 }
 
+/*
+ * The put of a write reference while dirty logging is on marks what the
+ * device wrote: the window is found again (the reference keeps it).
+ */
+static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
+		      const struct uvfio_dma_ref *ref)
+{
+	uint64_t v;
+	struct dma_slot *s = dma_section_enter(&v);
+	struct itree_hit hit;
+	uint64_t iova, size;
+	uintptr_t p = (uintptr_t)ref->ptr, base;
+
+	if (handle & REF_COUNTED) {
+		struct dma_window *w =
+			(struct dma_window *)(handle & ~(REF_WR | REF_COUNTED));
+
+		iova = w->iova;
+		size = w->size;
+		base = (uintptr_t)w->vaddr;
+	} else {
+		struct dma_held *h = (struct dma_held *)(handle & ~REF_WR);
+
+		if (!window_at(&dev->dma,
+			       atomic_load_explicit(&h->first,
+						    memory_order_relaxed),
+			       &hit)) {
+			dma_section_exit(s, v);
+			return; /* cannot be: the entry holds it */
+		}
+		iova = hit.start;
+		size = hit.last - hit.start + 1;
+		base = hit.data;
+	}
+	dma_section_exit(s, v);
+	if (p >= base && p - base < size && ref->len <= size - (p - base))
+		dirty_mark(dev, iova + (p - base), ref->len);
+	else /* The device moved ptr: the whole window, then. */
+		dirty_mark(dev, iova, size);
+}
+
 void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 {
 	uintptr_t handle = (uintptr_t)ref->window;
@@ -384,19 +564,10 @@ void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 	if (!handle)
 		return;
 	ref->window = NULL;
+	/* Before the window can go: an unmap then waits for it. */
 	if ((handle & REF_WR) &&
-	    atomic_load_explicit(&dev->dirty_on, memory_order_relaxed)) {
-		/* Before the window can go: an unmap then waits for it. */
-		struct dma_window *w = window_of(handle);
-		uintptr_t p = (uintptr_t)ref->ptr;
-		uintptr_t base = (uintptr_t)w->vaddr;
-
-		if (p >= base && p - base < w->size &&
-		    ref->len <= w->size - (p - base))
-			dirty_mark(dev, w->iova + (p - base), ref->len);
-		else /* The device moved ptr: the whole window, then. */
-			dirty_mark(dev, w->iova, w->size);
-	}
+	    atomic_load_explicit(&dev->dirty_on, memory_order_relaxed))
+		put_dirty(dev, handle, ref);
 	window_put(dev, handle);
 }
 

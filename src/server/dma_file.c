@@ -277,8 +277,55 @@ int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
 	return 0;
 }
 
-static void file_drop(struct dma_files *fs, struct dma_file *f)
+bool dma_file_defer_close(struct dma_table *t, int fd)
 {
+	t->defer_fd[t->ndefer++] = fd;
+	return t->ndefer == DMA_DEFER_FDS;
+}
+
+/* ThreadSanitizer follows fds through close() only. */
+#if defined(__SANITIZE_THREAD__)
+#define USE_CLOSE_RANGE 0
+#else
+#define USE_CLOSE_RANGE 1
+#endif
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The fds came one after another, each the lowest free: they mostly form
+ * a run of numbers, every one of them ours, which one close_range()
+ * closes.
+ */
+void dma_file_close_deferred(struct dma_table *t)
+{
+	unsigned int i = 0, n = t->ndefer;
+
+	qsort(t->defer_fd, n, sizeof(int), cmp_int);
+	while (i < n) {
+		unsigned int j = i;
+
+		while (j + 1 < n && t->defer_fd[j + 1] == t->defer_fd[j] + 1)
+			j++;
+		if (j == i || !USE_CLOSE_RANGE ||
+		    close_range((unsigned int)t->defer_fd[i],
+				(unsigned int)t->defer_fd[j], 0))
+			for (unsigned int k = i; k <= j; k++)
+				close(t->defer_fd[k]);
+		i = j + 1;
+	}
+	t->ndefer = 0;
+}
+
+static void file_drop(struct dma_table *t, struct dma_file *f)
+{
+	struct dma_files *fs = &t->files;
+
 	struct dma_file **pp = &fs->b[bucket(fs, f->st_dev, f->st_ino)];
 
 	while (*pp != f)
@@ -287,6 +334,8 @@ static void file_drop(struct dma_files *fs, struct dma_file *f)
 	fs->nfiles--;
 	close(f->fd);
 	free(f);
+	/* Deferred fds may be of this file: it goes now, not later. */
+	dma_file_close_deferred(t);
 }
 
 void dma_file_unmap(struct dma_table *t, struct dma_map *m)
@@ -304,12 +353,13 @@ void dma_file_unmap(struct dma_table *t, struct dma_map *m)
 		free(m);
 	}
 	if (!--f->windows)
-		file_drop(&t->files, f);
+		file_drop(t, f);
 }
 
 void dma_files_fini(struct dma_table *t)
 {
 	/* Every window is gone by now, and with it every file. */
+	dma_file_close_deferred(t);
 	free(t->files.b);
 	memset(&t->files, 0, sizeof(t->files));
 }

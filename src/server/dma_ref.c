@@ -22,6 +22,10 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t slot_key;
 static bool use_membarrier;
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
+/* One grace period at a time: each sees the marks of the last whole. */
+static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The last grace period skipped membarrier(): a sleep makes up for it. */
+static __thread bool barrier_owed;
 static pthread_cond_t released;
 
 /* A thread that ends gives its slot to the next; its entries stay. */
@@ -63,6 +67,7 @@ struct dma_slot *dma_slot_register(void)
 	if (!s)
 		abort(); /* 1 KiB once per thread */
 	memset(s, 0, sizeof(*s));
+	atomic_store(&s->idle, 1);
 	atomic_store(&s->owned, true);
 	head = atomic_load(&slots);
 	do
@@ -81,10 +86,55 @@ static void barrier_all(void)
 		atomic_thread_fence(memory_order_seq_cst);
 }
 
+/* Whether every slot but the caller's is marked idle. */
+static bool all_idle(const struct dma_slot *me)
+{
+	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next)
+		if (s != me && !atomic_load_explicit(&s->idle,
+						     memory_order_relaxed))
+			return false;
+	return true;
+}
+
+/*
+ * Marks the slots that had no section since the last grace period: the
+ * membarrier() that follows makes their next section see the mark.
+ */
+static void mark_idle(const struct dma_slot *me)
+{
+	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
+		uint64_t v = atomic_load_explicit(&s->seq,
+						  memory_order_relaxed);
+
+		if (s != me && !(v & 1) &&
+		    v == atomic_load_explicit(&s->seen, memory_order_relaxed))
+			atomic_store_explicit(&s->idle, 1,
+					      memory_order_relaxed);
+	}
+}
+
+/*
+ * Without membarrier(), a section whose stores the writer cannot see yet
+ * may have read the table before the change.  Every other slot marked
+ * idle rules that out: each such reader fences before its lookup, so
+ * either the writer's loads (after its fence) see the odd count, or the
+ * lookup sees the change.
+ */
 void dma_grace_period(void)
 {
+	struct dma_slot *me = dma_my_slot;
+
 	pthread_once(&once, setup);
-	barrier_all();
+	pthread_mutex_lock(&gp_lock);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (use_membarrier && all_idle(me)) {
+		barrier_owed = true;
+	} else {
+		if (use_membarrier)
+			mark_idle(me);
+		barrier_all();
+		barrier_owed = false;
+	}
 	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
 		uint64_t v =
 			atomic_load_explicit(&s->seq, memory_order_acquire);
@@ -98,7 +148,10 @@ void dma_grace_period(void)
 			else
 				sched_yield();
 		}
+		atomic_store_explicit(&s->seen, atomic_load(&s->seq),
+				      memory_order_relaxed);
 	}
+	pthread_mutex_unlock(&gp_lock);
 }
 
 void dma_ref_wait_begin(void)
@@ -112,20 +165,22 @@ void dma_ref_wait_end(void)
 	atomic_fetch_sub(&dma_ref_waiters, 1);
 }
 
-bool dma_ref_held(const void *w, const void *table)
+bool dma_ref_held(const uint64_t *range, const void *table)
 {
 	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
 		for (unsigned int i = 0; i < DMA_HELD; i++) {
 			const struct dma_held *h = &s->held[i];
-			void *hw = atomic_load_explicit(&h->w,
-							memory_order_acquire);
 
-			if (!hw)
+			if (atomic_load_explicit(&h->table,
+						 memory_order_acquire) != table)
 				continue;
-			if (w ? hw == w :
-				atomic_load_explicit(&h->table,
-						     memory_order_relaxed) ==
-					    table)
+			if (!range ||
+			    (atomic_load_explicit(&h->first,
+						  memory_order_relaxed) <=
+				     range[1] &&
+			     atomic_load_explicit(&h->last,
+						  memory_order_relaxed) >=
+				     range[0]))
 				return true;
 		}
 	}
@@ -144,6 +199,13 @@ void dma_ref_sleep(bool (*busy)(void *arg), void *arg, unsigned int ms)
 {
 	struct timespec t;
 
+	/* A busy holder may not see the waiter without it (dma_unhold). */
+	if (barrier_owed) {
+		barrier_owed = false;
+		barrier_all();
+		if (!busy(arg))
+			return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	t.tv_sec += ms / 1000;
 	t.tv_nsec += (long)(ms % 1000) * 1000000;

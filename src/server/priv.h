@@ -14,6 +14,7 @@
 #include "pci/pci_internal.h"
 #include "proto/chan.h"
 #include "proto/itree.h"
+#include "server/dma_radix.h"
 #include "proto/wire.h"
 
 struct region {
@@ -43,6 +44,7 @@ struct irq_index {
 };
 
 struct dma_map;                         /* dma_file.c */
+#define DMA_DEFER_FDS 32
 
 struct dma_window {
 	uint64_t iova;
@@ -52,6 +54,7 @@ struct dma_window {
 	struct dma_map *map;    /* the file mapping vaddr lies in */
 	/* References that found no free entry in their thread's slot. */
 	atomic_uint refs;
+	bool in_radix;          /* else the tree alone finds it */
 	struct dma_window *prev, *next; /* every window of the table */
 };
 
@@ -67,8 +70,9 @@ struct dma_files {
  * lock, which only the dispatch thread and teardown take.
  */
 struct dma_table {
-	struct itree tree;      /* iova -> window | prot, vaddr */
+	struct itree tree;      /* iova -> window | prot, vaddr: every one */
 	_Atomic uint64_t gen;   /* new at each removal: lookup hints */
+	_Atomic uint32_t nfallback; /* windows the radix table lacks */
 	pthread_mutex_t lock;
 	struct dma_window *all;
 	_Atomic uint32_t n;
@@ -77,6 +81,11 @@ struct dma_table {
 	uint32_t max;
 	struct dma_files files;
 	uint32_t nmaps;
+	bool radix_full_logged;
+	/* Later fds of kept files, closed a batch at a time (dma_file.c). */
+	int defer_fd[DMA_DEFER_FDS];
+	unsigned int ndefer;
+	struct dma_radix radix; /* iova page -> host address | rights */
 };
 
 /* A device-to-client request waiting for its reply (s2c.c). */
@@ -234,6 +243,13 @@ int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
 		 struct dma_map **mp, void **vaddr, bool *took_fd);
 /* A window of m went: the mapping and file go with their last one. */
 void dma_file_unmap(struct dma_table *t, struct dma_map *m);
+/*
+ * A later fd of a kept file, closed with the next batch: true when the
+ * batch is full, and the caller calls dma_file_close_deferred() (after
+ * its reply, so that the client need not wait for it).
+ */
+bool dma_file_defer_close(struct dma_table *t, int fd);
+void dma_file_close_deferred(struct dma_table *t);
 void dma_files_fini(struct dma_table *t);
 
 /* s2c.c */

@@ -821,6 +821,59 @@ static void test_dma_paths(void **state)
 	uvfio_dev_destroy(dev);
 }
 
+/*
+ * More write references than a slot has entries: the rest count in their
+ * window.  Each put marks what its reference covers, or the whole window
+ * when the device moved ptr out of it, held or counted alike; the gate
+ * sees every reference until its put.
+ */
+static void test_many_refs(void **state)
+{
+	struct uvfio_dev *dev = new_dev();
+	struct uvfio_dma_ref ref[DMA_HELD + 5];
+	const unsigned int n = DMA_HELD + 5;
+	uint64_t *bm, want = 0;
+
+	(void)state;
+	assert_int_equal(map(dev, M1, M1), 0);
+	assert_int_equal(start(dev, K4, NULL, 0), 0);
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(uvfio_dma_get(dev, M1 + i * 2 * K4, 8,
+					       UVFIO_DMA_READ |
+						       UVFIO_DMA_WRITE,
+					       &ref[i]),
+				 0);
+	/* The slot's entries are taken: 5 are counted. */
+	assert_int_equal(atomic_load(&dev->dma_active), 5);
+	assert_true(dma_ref_held(NULL, &dev->dma));
+	assert_int_equal(report(dev, M1, M1, K4, &bm, NULL), 0);
+	free(bm);
+	for (unsigned int i = 1; i + 1 < n; i++) {
+		uvfio_dma_put(dev, &ref[i]);
+		want |= 1ull << (2 * i);
+	}
+	assert_int_equal(atomic_load(&dev->dma_active), 1);
+	assert_int_equal(report(dev, M1, M1, K4, &bm, NULL), 0);
+	assert_int_equal(bm[0], want);
+	assert_int_equal(bm[1] | bm[2] | bm[3], 0);
+	free(bm);
+	/* Moved past the window (counted), before it (held). */
+	ref[n - 1].ptr = (uint8_t *)ref[n - 1].ptr + M1;
+	uvfio_dma_put(dev, &ref[n - 1]);
+	assert_int_equal(atomic_load(&dev->dma_active), 0);
+	assert_int_equal(report(dev, M1, M1, K4, &bm, NULL), 0);
+	assert_int_equal(bm[0] & bm[1] & bm[2] & bm[3], UINT64_MAX);
+	free(bm);
+	ref[0].ptr = (uint8_t *)ref[0].ptr - K4;
+	uvfio_dma_put(dev, &ref[0]);
+	assert_false(dma_ref_held(NULL, &dev->dma));
+	assert_int_equal(report(dev, M1, M1, K4, &bm, NULL), 0);
+	assert_int_equal(bm[0] & bm[1] & bm[2] & bm[3], UINT64_MAX);
+	free(bm);
+	assert_int_equal(dirty_stop(dev), 0);
+	uvfio_dev_destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_race),
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_dma_paths),
+		cmocka_unit_test(test_many_refs),
 	};
 
 	return cmocka_run_group_tests_name("unit_dirty", tests, NULL, NULL);

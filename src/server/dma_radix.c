@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+/* The radix table over IOVA pages of dma_radix.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dma_radix.h"
+
+#define ROOT_SHIFT 39
+#define PAGE ((uint64_t)1 << DMA_RADIX_PAGE_SHIFT)
+/*
+ * Spare nodes kept: a vIOMMU guest maps and unmaps a window per I/O, and
+ * one landing in an empty 2 MiB or 1 GiB takes nodes its unmap retires.
+ */
+#define SPARE_MAX 16
+
+/* The window being entered. */
+struct span {
+	uint64_t iova;
+	uint64_t end; /* exclusive */
+	uint64_t addr;
+	uint64_t bits;
+};
+
+void dma_radix_init(struct dma_radix *r, size_t budget)
+{
+	memset(r, 0, sizeof(*r));
+	r->budget = budget;
+}
+
+static void retire(struct dma_radix *r, struct dma_radix_node *n)
+{
+	n->retired = r->retired;
+	r->retired = n;
+	r->nretired++;
+}
+
+void dma_radix_reclaim(struct dma_radix *r)
+{
+	struct dma_radix_node *n;
+
+	/* A node retires once empty: every entry is zero already. */
+	while ((n = r->retired)) {
+		r->retired = n->retired;
+		if (r->nspare < SPARE_MAX) {
+			n->retired = r->spare;
+			r->spare = n;
+			r->nspare++;
+		} else {
+			free(n);
+			r->nodes--;
+		}
+	}
+	r->nretired = 0;
+}
+
+static void free_tree(_Atomic uint64_t *e, unsigned int shift)
+{
+	for (unsigned int i = 0; i < DMA_RADIX_FAN; i++) {
+		uint64_t x = atomic_load_explicit(&e[i], memory_order_relaxed);
+		struct dma_radix_node *n;
+
+		if (!x || (x & DMA_RADIX_P) || shift == DMA_RADIX_PAGE_SHIFT)
+			continue;
+		n = (struct dma_radix_node *)(uintptr_t)x;
+		free_tree(n->e, shift - DMA_RADIX_BITS);
+		free(n);
+	}
+}
+
+void dma_radix_destroy(struct dma_radix *r)
+{
+	struct dma_radix_node *n;
+
+	free_tree(r->root, ROOT_SHIFT);
+	dma_radix_reclaim(r);
+	while ((n = r->spare)) {
+		r->spare = n->retired;
+		free(n);
+	}
+	r->nspare = 0;
+	memset(r->root, 0, sizeof(r->root));
+	r->nodes = 0;
+}
+
+static struct dma_radix_node *node_new(struct dma_radix *r)
+{
+	struct dma_radix_node *n = r->spare;
+
+	if (n) {
+		r->spare = n->retired;
+		r->nspare--;
+		n->retired = NULL;
+		return n;
+	}
+	if (r->nodes >= r->budget)
+		return NULL;
+	n = aligned_alloc(64, sizeof(*n));
+	if (!n)
+		return NULL;
+	memset(n, 0, sizeof(*n));
+	r->nodes++;
+	return n;
+}
+
+static uint64_t entry(const struct span *w, uint64_t at, unsigned int shift)
+{
+	uint64_t e = (w->addr ? w->addr + (at - w->iova) : 0) | w->bits;
+
+	if (at + ((uint64_t)1 << shift) < w->end)
+		e |= DMA_RADIX_C;
+	return e;
+}
+
+/*
+ * Enters [lo, hi) in the entries e of one level, each covering 1 << shift
+ * bytes.  Pieces covering a whole entry of the 2 MiB or 1 GiB level
+ * become blocks.  A new node is published empty before it is filled, so
+ * that a failure leaves only what dma_radix_unmap() clears.
+ */
+static int fill(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
+		uint64_t lo, uint64_t hi, const struct span *w, uint32_t *used)
+{
+	uint64_t sz = (uint64_t)1 << shift;
+
+	for (uint64_t at = lo; at < hi;) {
+		uint64_t cs = at & ~(sz - 1), ce = cs + sz;
+		uint64_t pe = ce < hi ? ce : hi;
+		_Atomic uint64_t *slot =
+			&e[(at >> shift) & (DMA_RADIX_FAN - 1)];
+		uint64_t x;
+		struct dma_radix_node *n;
+		int err;
+
+		if (shift == DMA_RADIX_PAGE_SHIFT ||
+		    (shift < ROOT_SHIFT && at == cs && pe == ce)) {
+			atomic_store_explicit(slot, entry(w, cs, shift),
+					      memory_order_release);
+			(*used)++;
+			at = pe;
+			continue;
+		}
+		x = atomic_load_explicit(slot, memory_order_relaxed);
+		if (!x) {
+			n = node_new(r);
+			if (!n)
+				return r->nodes >= r->budget ? -ENOSPC :
+							       -ENOMEM;
+			atomic_store_explicit(slot, (uint64_t)(uintptr_t)n,
+					      memory_order_release);
+			(*used)++;
+		} else {
+			n = (struct dma_radix_node *)(uintptr_t)x;
+		}
+		err = fill(r, n->e, shift - DMA_RADIX_BITS, at, pe, w,
+			   &n->used);
+		if (err)
+			return err;
+		at = pe;
+	}
+	return 0;
+}
+
+/* Clears what lies in [lo, hi) of the entries e; retires emptied nodes. */
+static void clear(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
+		  uint64_t lo, uint64_t hi, uint32_t *used)
+{
+	uint64_t sz = (uint64_t)1 << shift;
+
+	for (uint64_t at = lo; at < hi;) {
+		uint64_t ce = (at & ~(sz - 1)) + sz;
+		uint64_t pe = ce < hi ? ce : hi;
+		_Atomic uint64_t *slot =
+			&e[(at >> shift) & (DMA_RADIX_FAN - 1)];
+		uint64_t x = atomic_load_explicit(slot, memory_order_relaxed);
+		uint64_t from = at;
+		struct dma_radix_node *n;
+
+		at = pe;
+		if (!x)
+			continue;
+		if ((x & DMA_RADIX_P) || shift == DMA_RADIX_PAGE_SHIFT) {
+			atomic_store_explicit(slot, 0, memory_order_release);
+			(*used)--;
+			continue;
+		}
+		n = (struct dma_radix_node *)(uintptr_t)x;
+		clear(r, n->e, shift - DMA_RADIX_BITS, from, pe, &n->used);
+		if (!n->used) {
+			atomic_store_explicit(slot, 0, memory_order_release);
+			(*used)--;
+			retire(r, n);
+		}
+	}
+}
+
+static bool fits(uint64_t iova, uint64_t size, uint64_t addr)
+{
+	return !((iova | size | addr) & (PAGE - 1)) && size &&
+	       iova < ((uint64_t)1 << DMA_RADIX_IOVA_BITS) &&
+	       size <= ((uint64_t)1 << DMA_RADIX_IOVA_BITS) - iova;
+}
+
+int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
+		  uint64_t addr, uint32_t rights)
+{
+	struct span w = { .iova = iova,
+			  .end = iova + size,
+			  .addr = addr,
+			  .bits = (rights & DMA_RADIX_RIGHTS) | DMA_RADIX_P };
+	uint32_t root_used = 0;
+	int err;
+
+	if (!fits(iova, size, addr))
+		return -E2BIG;
+	err = fill(r, r->root, ROOT_SHIFT, iova, iova + size, &w, &root_used);
+	if (err)
+		dma_radix_unmap(r, iova, size);
+	return err;
+}
+
+void dma_radix_unmap(struct dma_radix *r, uint64_t iova, uint64_t size)
+{
+	uint32_t root_used = UINT32_MAX;
+
+	clear(r, r->root, ROOT_SHIFT, iova, iova + size, &root_used);
+}
