@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?=
 
-.PHONY: all deps check check-asan check-plain demo bench clean install
+.PHONY: all deps check check-asan check-plain demo bench clean install fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -38,8 +38,14 @@ demo: all
 bench: all
 	sh scripts/bench.sh $(BUILD)
 
+# Each libFuzzer harness for FUZZ_SECONDS (default 60); docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh scripts/deps.sh fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz.sh
+
 install: all
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
