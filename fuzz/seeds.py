@@ -5,8 +5,9 @@ QEMU and libvfio-user in tests/interop/data/*.jsonl.
     fuzz/seeds.py OUTDIR
 
 writes OUTDIR/dispatch (the client's messages of each recording, and of
-each prefix of it, as fuzz_dispatch reads them), OUTDIR/negotiate (every
-VERSION payload) and OUTDIR/pci (config space the devices answered)."""
+each prefix of it, as fuzz_dispatch reads them), OUTDIR/client (the
+device's messages), OUTDIR/negotiate (every VERSION payload) and
+OUTDIR/pci (config space the devices answered)."""
 import glob
 import json
 import os
@@ -40,6 +41,12 @@ for path in sorted(glob.glob(os.path.join(top, "tests/interop/data/*.jsonl"))):
     msgs = [json.loads(line) for line in open(path) if line.strip()]
     stream = b""
     count = 0
+    # fuzz_client: the device's messages, ids and commands fitted to the
+    # client's requests (control bits 0 and 1).
+    s2c = b"".join(message(m) for m in msgs
+                   if m.get("dir") == "s2c" and not m.get("payload_truncated"))
+    if s2c:
+        write("client", base, bytes([0x01 | 0x02]) + s2c[:MAX])
     for i, m in enumerate(msgs):
         if m.get("command") == 1 and m.get("payload_hex"):
             write("negotiate", f"{base}-{i}", bytes.fromhex(m["payload_hex"]))
