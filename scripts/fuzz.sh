@@ -10,7 +10,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD:-$top/build-fuzz}
 secs=${FUZZ_SECONDS:-60}
-harnesses=${FUZZ_HARNESSES:-"dispatch negotiate pci client"}
+harnesses=${FUZZ_HARNESSES:-"dispatch negotiate pci client elf"}
 
 if [ ! -f "$build/build.ninja" ]; then
 	# clang's warnings are not gcc's: CI's -Werror build is the gcc one.
@@ -31,7 +31,7 @@ for h in $harnesses; do
 	corpus=$build/corpus/$h
 	found=$build/findings/$h
 	log=$build/fuzz-$h.log
-	mkdir -p "$corpus" "$found"
+	mkdir -p "$corpus" "$found" "$build/seeds/$h"
 	before=$(find "$found" -type f | wc -l)
 	ASAN_OPTIONS=detect_leaks=1 "$build/fuzz/fuzz_$h" \
 		-max_total_time="$secs" -print_final_stats=1 \
