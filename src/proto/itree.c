@@ -23,7 +23,8 @@
 _Static_assert(F == 16, "slot() searches 16 keys");
 /* Depth grows only by splits of full nodes: 8^15 inserts at least. */
 #define MAX_DEPTH 16
-#define POOL_MAX 64
+/* Above dma.c's reclaim batch, so a steady map/unmap loop never allocates. */
+#define POOL_MAX 320
 
 /* Line-aligned: the keys span two lines, not three. */
 struct itree_node {
