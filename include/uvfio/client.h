@@ -44,6 +44,8 @@ struct uvfio_client;
 
 #define UVFIO_CLIENT_NO_TWIN (1u << 0)   /* do not ask for a twin socket */
 #define UVFIO_CLIENT_NO_THREAD (1u << 1) /* caller serves the twin socket */
+/* Keep what uvfio_client_reconnect() needs (see there). */
+#define UVFIO_CLIENT_RECONNECT (1u << 2)
 
 struct uvfio_client_opts {
 	uint32_t flags;
@@ -57,6 +59,25 @@ struct uvfio_client *uvfio_client_connect(const char *path,
 struct uvfio_client *uvfio_client_attach_fd(int fd,
 					    const struct uvfio_client_opts *o);
 void uvfio_client_close(struct uvfio_client *c);
+
+/*
+ * Reconnects to a device that restarted: to fd (a connected socket, owned
+ * from here) or, with fd -1, to the socket path the client connected to,
+ * retrying for up to timeout_ms.  It negotiates again, checks that the
+ * device is the same kind (device info flags, region and IRQ counts;
+ * else -ENODEV), then gives it every DMA window again, the eventfds
+ * SET_IRQS gave each vector last (TRIGGER only: masks and INTx unmask
+ * eventfds are not replayed), and maps the new device's region areas
+ * over the addresses uvfio_client_region_mmap() returned, so they stay
+ * valid.  -ENODEV: another kind of device, or an area it no longer
+ * offers (anonymous memory is mapped there instead); -ETIMEDOUT: nothing
+ * accepted on the path in time.  Needs UVFIO_CLIENT_RECONNECT at connect
+ * time (-ENOTSUP otherwise), which costs one dup per DMA file and per
+ * eventfd.  Not concurrently with other calls on c.  On failure the
+ * client stays broken: calls fail fast, and reconnect may be tried again.
+ */
+int uvfio_client_reconnect(struct uvfio_client *c, int fd,
+			   unsigned int timeout_ms);
 
 /* What the server answered in negotiation. */
 const struct uvfio_caps *uvfio_client_caps(const struct uvfio_client *c);

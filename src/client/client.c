@@ -66,6 +66,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto/negotiate.h"
@@ -420,15 +421,35 @@ static void *main_serve(void *arg)
 	return NULL;
 }
 
-static void destroy(struct uvfio_client *c)
+static void stop_thread(struct uvfio_client *c)
 {
 	if (c->thread_started) {
 		shutdown(c->has_twin ? c->twin.fd : c->main.fd, SHUT_RDWR);
 		pthread_join(c->thread, NULL);
+		c->thread_started = false;
 	}
+}
+
+static int start_thread(struct uvfio_client *c)
+{
+	int r;
+
+	if (c->no_thread)
+		return 0;
+	r = -pthread_create(&c->thread, NULL,
+			    c->has_twin ? twin_main : main_serve, c);
+	if (!r)
+		c->thread_started = true;
+	return r;
+}
+
+static void destroy(struct uvfio_client *c)
+{
+	stop_thread(c);
 	cl_unmap_all(c);
 	cl_free_regions(c);
 	cl_dma_fini(c);
+	cl_keep_fini(c);
 	if (c->has_twin)
 		uvfio_chan_fini(&c->twin);
 	uvfio_chan_fini(&c->main);
@@ -480,16 +501,18 @@ struct uvfio_client *uvfio_client_attach_fd(int fd,
 		c->main.fd = fd;
 		goto fail;
 	}
+	c->no_thread = o && (o->flags & UVFIO_CLIENT_NO_THREAD);
+	c->keep = o && (o->flags & UVFIO_CLIENT_RECONNECT);
+	c->max_msg = max_msg < MIN_MSG ? MIN_MSG : max_msg;
 	r = negotiate(c);
+	/* The device a reconnect must find again. */
+	if (!r && c->keep)
+		r = cl_device_info_locked(c, &c->info0);
 	if (r < 0)
 		goto fail;
-	if (!(o && (o->flags & UVFIO_CLIENT_NO_THREAD))) {
-		r = -pthread_create(&c->thread, NULL,
-				    c->has_twin ? twin_main : main_serve, c);
-		if (r < 0)
-			goto fail;
-		c->thread_started = true;
-	}
+	r = start_thread(c);
+	if (r < 0)
+		goto fail;
 	return c;
 fail:
 	destroy(c);
@@ -520,7 +543,110 @@ struct uvfio_client *uvfio_client_connect(const char *path,
 		errno = e;
 		return NULL;
 	}
-	return uvfio_client_attach_fd(fd, o);
+	struct uvfio_client *c = uvfio_client_attach_fd(fd, o);
+
+	if (c && c->keep) {
+		c->path = strdup(path);
+		if (!c->path) {
+			uvfio_client_close(c);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/* A connection to path, retried until the deadline (ms), or -errno. */
+static int connect_until(const char *path, unsigned int ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timespec t0, t, pause = { 0, 2000000 };
+	int fd, e;
+
+	strcpy(sa.sun_path, path);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			return fd;
+		e = errno;
+		close(fd);
+		if (e != ENOENT && e != ECONNREFUSED && e != EINTR &&
+		    e != EAGAIN)
+			return -e;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+			    (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    (long)ms)
+			return -ETIMEDOUT;
+		/* The device is not back yet: its socket will come. */
+		nanosleep(&pause, NULL);
+	}
+}
+
+static int reattach(struct uvfio_client *c, int fd)
+{
+	struct uvfio_device_info info;
+	int r;
+
+	if (set_blocking(fd)) {
+		close(fd);
+		return -EINVAL;
+	}
+	r = uvfio_chan_init(&c->main, fd, c->max_msg);
+	if (r < 0) {
+		close(fd);
+		c->main.fd = -1;
+		return r;
+	}
+	c->broken = 0;
+	r = negotiate(c);
+	if (r < 0)
+		return r;
+	cl_free_regions(c);
+	c->have_info = false;
+	r = cl_device_info_locked(c, &info);
+	if (r < 0)
+		return r;
+	if (info.flags != c->info0.flags ||
+	    info.num_regions != c->info0.num_regions ||
+	    info.num_irqs != c->info0.num_irqs)
+		return -ENODEV;
+	return cl_replay(c);
+}
+
+int uvfio_client_reconnect(struct uvfio_client *c, int fd,
+			   unsigned int timeout_ms)
+{
+	int r;
+
+	if (!c || (fd < 0 && !c->path) || !c->keep) {
+		if (fd >= 0)
+			close(fd);
+		return !c ? -EINVAL : !c->keep ? -ENOTSUP : -EINVAL;
+	}
+	stop_thread(c);
+	cl_lock(c);
+	mark_broken(c, ECONNRESET);
+	if (c->has_twin)
+		uvfio_chan_fini(&c->twin);
+	c->has_twin = false;
+	uvfio_chan_fini(&c->main);
+	c->main.fd = -1;
+	if (fd < 0)
+		fd = connect_until(c->path, timeout_ms);
+	r = fd < 0 ? fd : reattach(c, fd);
+	if (r < 0 && r != -ENODEV)
+		mark_broken(c, -r);
+	else if (r == -ENODEV && !c->broken)
+		/* Anonymous memory where an area was, or another device. */
+		mark_broken(c, ENODEV);
+	if (r == 0)
+		r = start_thread(c);
+	cl_unlock(c);
+	return r;
 }
 
 void uvfio_client_close(struct uvfio_client *c)

@@ -6,6 +6,7 @@
 #include "priv.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PROT_ALL (UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE)
@@ -39,7 +40,8 @@ static bool find(const struct uvfio_client *c, uint64_t addr, uint64_t count,
 	return true;
 }
 
-static int insert(struct uvfio_client *c, const struct cl_window *nw)
+static int insert(struct uvfio_client *c, const struct cl_window *nw,
+		  void *val)
 {
 	uint64_t last = nw->iova + nw->size - 1;
 	int r;
@@ -50,7 +52,8 @@ static int insert(struct uvfio_client *c, const struct cl_window *nw)
 	if (c->win.n >= c->caps.max_dma_maps)
 		return -ENOSPC;
 	/* -ENOMEM changes nothing. */
-	r = itree_insert(&c->win, nw->iova, last, (void *)&prots[nw->prot],
+	r = itree_insert(&c->win, nw->iova, last,
+			 val ? val : (void *)&prots[nw->prot],
 			 (uintptr_t)nw->vaddr);
 	itree_reclaim(&c->win);
 	return r;
@@ -63,19 +66,34 @@ static int insert(struct uvfio_client *c, const struct cl_window *nw)
  */
 static void withdraw(struct uvfio_client *c, uint64_t iova, uint64_t size)
 {
-	itree_remove(&c->win, iova, iova + size - 1, NULL);
+	struct itree_hit h;
+
+	if (!itree_remove(&c->win, iova, iova + size - 1, &h) && c->keep)
+		cl_drop_window(c, h.val);
 	itree_reclaim(&c->win);
+}
+
+static int drop_kept(const struct itree_hit *h, void *arg)
+{
+	cl_drop_window(arg, h->val);
+	return 0;
+}
+
+static void destroy_kept(void *val, uintptr_t data)
+{
+	(void)data;
+	free(val);
 }
 
 void cl_dma_fini(struct uvfio_client *c)
 {
-	itree_destroy(&c->win, NULL);
+	itree_destroy(&c->win, c->keep ? destroy_kept : NULL);
 }
 
-int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
-			 uint32_t prot, void *vaddr, int fd, uint64_t offset)
+/* Sends one DMA_MAP and checks its reply; the caller holds c->lock. */
+int cl_dma_map_send(struct uvfio_client *c, uint64_t iova, uint64_t size,
+		    uint32_t prot, int fd, uint64_t offset)
 {
-	struct cl_window w = { iova, size, vaddr, prot };
 	struct vfio_user_dma_map m = {
 		.argsz = sizeof(m),
 		.flags = ((prot & UVFIO_DMA_PROT_READ) ?
@@ -97,22 +115,38 @@ int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
 	struct uvfio_msg rep;
 	int r;
 
-	if (!size || iova + size - 1 < iova || (iova | size) % CL_PAGE ||
-	    (prot & ~PROT_ALL) || !vaddr ||
-	    size - 1 > (uint64_t)(UINTPTR_MAX - (uintptr_t)vaddr))
-		return -EINVAL;
-	cl_lock(c);
-	pthread_rwlock_wrlock(&c->dma_lock);
-	r = insert(c, &w);
-	pthread_rwlock_unlock(&c->dma_lock);
-	if (r < 0)
-		goto out;
 	r = cl_call(c, &rq, &rep);
 	if (r == 0) {
 		if (rep.size)
 			r = -EPROTO;
 		uvfio_msg_release(&rep);
 	}
+	return r;
+}
+
+int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
+			 uint32_t prot, void *vaddr, int fd, uint64_t offset)
+{
+	struct cl_window w = { iova, size, vaddr, prot };
+	struct cl_kept_win *k = NULL;
+	int r;
+
+	if (!size || iova + size - 1 < iova || (iova | size) % CL_PAGE ||
+	    (prot & ~PROT_ALL) || !vaddr ||
+	    size - 1 > (uint64_t)(UINTPTR_MAX - (uintptr_t)vaddr))
+		return -EINVAL;
+	cl_lock(c);
+	r = cl_keep_window(c, fd, offset, prot, &k);
+	if (r < 0)
+		goto out;
+	pthread_rwlock_wrlock(&c->dma_lock);
+	r = insert(c, &w, k);
+	pthread_rwlock_unlock(&c->dma_lock);
+	if (r < 0) {
+		cl_drop_window(c, k);
+		goto out;
+	}
+	r = cl_dma_map_send(c, iova, size, prot, fd, offset);
 	if (r < 0) {
 		pthread_rwlock_wrlock(&c->dma_lock);
 		withdraw(c, iova, size);
@@ -161,6 +195,8 @@ static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 		return r;
 	pthread_rwlock_wrlock(&c->dma_lock);
 	if (flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+		if (c->keep)
+			itree_walk(&c->win, drop_kept, c);
 		itree_clear(&c->win);
 		itree_reclaim(&c->win);
 	} else {

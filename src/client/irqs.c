@@ -73,6 +73,20 @@ static int set_eventfds(struct uvfio_client *c, const struct vfio_irq_set *s,
 	return r;
 }
 
+int cl_set_eventfds(struct uvfio_client *c, uint32_t index, uint32_t start,
+		    uint32_t count, const int *fds)
+{
+	struct vfio_irq_set s = {
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+			 VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = index,
+		.start = start,
+		.count = count,
+	};
+
+	return set_eventfds(c, &s, fds);
+}
+
 int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
 			  uint32_t flags, uint32_t start, uint32_t count,
 			  const void *data)
@@ -97,6 +111,12 @@ int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
 	else
 		r = send_set(c, &s, start, count, data,
 			     dt == VFIO_IRQ_SET_DATA_BOOL ? count : 0, NULL, 0);
+	/* What a reconnect must wire again: triggers, and their removal. */
+	if (!r && act == VFIO_IRQ_SET_ACTION_TRIGGER &&
+	    (dt == VFIO_IRQ_SET_DATA_EVENTFD ||
+	     (dt == VFIO_IRQ_SET_DATA_NONE && !count)))
+		cl_keep_irqs(c, index, start, count,
+			     dt == VFIO_IRQ_SET_DATA_EVENTFD ? data : NULL);
 	cl_unlock(c);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <uvfio/client.h>
@@ -33,6 +34,27 @@ struct cl_window {
 struct cl_mapping {
 	void *addr;
 	size_t size;
+	uint32_t index; /* region, and the area's offset in it */
+	uint64_t off;
+	int prot;
+};
+
+/*
+ * UVFIO_CLIENT_RECONNECT: a DMA window's value in c->win is this (prot
+ * first, where find() reads it), naming the file it came from.
+ */
+struct cl_kept_win {
+	uint32_t prot;
+	int file; /* index in c->files, or -1 for a window without fd */
+	uint64_t offset;
+};
+
+/* One dup per file, whatever number of windows map it. */
+struct cl_kept_file {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	unsigned int windows;
 };
 
 struct uvfio_client {
@@ -75,6 +97,19 @@ struct uvfio_client {
 
 	/* Interrupt emulation (irqemu.h); NULL until uvfio_client_irq_attach. */
 	struct cl_irqemu *irq;
+
+	bool no_thread; /* UVFIO_CLIENT_NO_THREAD */
+	uint32_t max_msg; /* the channel's buffer */
+
+	/* UVFIO_CLIENT_RECONNECT (reconnect.c); under c->lock. */
+	bool keep;
+	char *path; /* what uvfio_client_connect() was given */
+	struct uvfio_device_info info0; /* the device reconnects must find */
+	struct cl_kept_file *files;
+	unsigned int nfiles;
+	/* The eventfds SET_IRQS gave each index's vectors last (dups). */
+	int *irq_fds[VFIO_PCI_NUM_IRQS];
+	uint32_t irq_n[VFIO_PCI_NUM_IRQS];
 };
 
 /*
@@ -134,6 +169,22 @@ int cl_region_locked(struct uvfio_client *c, uint32_t index,
 		     const struct uvfio_region **out);
 
 void cl_free_regions(struct uvfio_client *c);
+
+/* reconnect.c: keeping what a reconnect replays (no-ops without keep). */
+int cl_keep_window(struct uvfio_client *c, int fd, uint64_t offset,
+		   uint32_t prot, struct cl_kept_win **out);
+void cl_drop_window(struct uvfio_client *c, struct cl_kept_win *k);
+void cl_keep_irqs(struct uvfio_client *c, uint32_t index, uint32_t start,
+		  uint32_t count, const int *fds);
+void cl_keep_fini(struct uvfio_client *c);
+void *cl_map_region(struct uvfio_client *c, uint32_t index, int area,
+		    size_t *size, void *at);
+int cl_dma_map_send(struct uvfio_client *c, uint64_t iova, uint64_t size,
+		    uint32_t prot, int fd, uint64_t offset);
+int cl_set_eventfds(struct uvfio_client *c, uint32_t index, uint32_t start,
+		    uint32_t count, const int *fds);
+/* Sends again what the kept state says the device must have. */
+int cl_replay(struct uvfio_client *c);
 void cl_unmap_all(struct uvfio_client *c);
 void cl_dma_fini(struct uvfio_client *c);
 

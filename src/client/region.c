@@ -139,7 +139,7 @@ int uvfio_client_region_write_multi(struct uvfio_client *c,
 	return r;
 }
 
-static int track(struct uvfio_client *c, void *addr, size_t size)
+static int track(struct uvfio_client *c, const struct cl_mapping *nm)
 {
 	if (c->nmaps == c->cap_maps) {
 		unsigned int n = c->cap_maps ? c->cap_maps * 2 : 8;
@@ -150,7 +150,7 @@ static int track(struct uvfio_client *c, void *addr, size_t size)
 		c->maps = m;
 		c->cap_maps = n;
 	}
-	c->maps[c->nmaps++] = (struct cl_mapping){ addr, size };
+	c->maps[c->nmaps++] = *nm;
 	return 0;
 }
 
@@ -163,8 +163,13 @@ void cl_unmap_all(struct uvfio_client *c)
 	c->nmaps = c->cap_maps = 0;
 }
 
-static void *map_locked(struct uvfio_client *c, uint32_t index, int area,
-			size_t *size)
+/*
+ * Maps area of region index (-1: all of it), at a fresh address, or over
+ * at (MAP_FIXED: a reconnect puts the new device's pages where the
+ * caller's pointer already points; the old mapping stays tracked).
+ */
+void *cl_map_region(struct uvfio_client *c, uint32_t index, int area,
+		    size_t *size, void *at)
 {
 	const struct uvfio_region *reg;
 	uint64_t off, len;
@@ -203,16 +208,22 @@ static void *map_locked(struct uvfio_client *c, uint32_t index, int area,
 	if (!len || len > SIZE_MAX || reg->offset > INT64_MAX ||
 	    off > INT64_MAX - reg->offset)
 		goto fail;
-	p = mmap(NULL, (size_t)len, prot, MAP_SHARED, reg->fd,
-		 (off_t)(reg->offset + off));
+	if (at && size && *size != len)
+		goto fail;
+	p = mmap(at, (size_t)len, prot, MAP_SHARED | (at ? MAP_FIXED : 0),
+		 reg->fd, (off_t)(reg->offset + off));
 	if (p == MAP_FAILED) {
 		r = -errno;
 		goto fail;
 	}
-	r = track(c, p, (size_t)len);
-	if (r < 0) {
-		munmap(p, (size_t)len);
-		goto fail;
+	if (!at) {
+		struct cl_mapping m = { p, (size_t)len, index, off, prot };
+
+		r = track(c, &m);
+		if (r < 0) {
+			munmap(p, (size_t)len);
+			goto fail;
+		}
 	}
 	if (size)
 		*size = (size_t)len;
@@ -229,7 +240,7 @@ void *uvfio_client_region_mmap(struct uvfio_client *c, uint32_t index, int area,
 	int e;
 
 	cl_lock(c);
-	p = map_locked(c, index, area, size);
+	p = cl_map_region(c, index, area, size, NULL);
 	e = errno;
 	cl_unlock(c);
 	errno = e;

@@ -27,7 +27,7 @@ static bool can_connect(const char *path)
 	return ok;
 }
 
-int testdev_start(struct testdev_proc *p, const char *const *args)
+int testdev_spawn(struct testdev_proc *p, const char *const *args)
 {
 	const char *bin = getenv("UVFIO_TESTDEV");
 	const char *argv[32];
@@ -35,10 +35,6 @@ int testdev_start(struct testdev_proc *p, const char *const *args)
 
 	if (!bin)
 		return -ENOENT;
-	strcpy(p->dir, "/tmp/uvfio-test-XXXXXX");
-	if (!mkdtemp(p->dir))
-		return -errno;
-	snprintf(p->sock, sizeof(p->sock), "%s/dev.sock", p->dir);
 	argv[n++] = bin;
 	argv[n++] = "--socket";
 	argv[n++] = p->sock;
@@ -56,6 +52,22 @@ int testdev_start(struct testdev_proc *p, const char *const *args)
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
+	return 0;
+}
+
+int testdev_start(struct testdev_proc *p, const char *const *args)
+{
+	int r;
+
+	if (!getenv("UVFIO_TESTDEV"))
+		return -ENOENT;
+	strcpy(p->dir, "/tmp/uvfio-test-XXXXXX");
+	if (!mkdtemp(p->dir))
+		return -errno;
+	snprintf(p->sock, sizeof(p->sock), "%s/dev.sock", p->dir);
+	r = testdev_spawn(p, args);
+	if (r)
+		return r;
 	/*
 	 * The probe connection is a client too: the device sees it come
 	 * and go, as any client, before the test's own.
@@ -88,6 +100,17 @@ int testdev_stop(struct testdev_proc *p)
 	unlink(p->sock);
 	rmdir(p->dir);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int testdev_kill(struct testdev_proc *p)
+{
+	if (p->pid <= 0)
+		return -ESRCH;
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	p->pid = 0;
+	unlink(p->sock);
+	return 0;
 }
 
 int proc_fd_count(pid_t pid)

@@ -17,6 +17,13 @@ struct testdev_proc {
  * and waits until the socket accepts.  Returns 0 or -errno.
  */
 int testdev_start(struct testdev_proc *p, const char *const *args);
+/*
+ * Starts it again on p->sock without waiting (after testdev_kill(), as a
+ * device that restarts): 0 or -errno.
+ */
+int testdev_spawn(struct testdev_proc *p, const char *const *args);
+/* SIGKILL, reap, remove the socket; the directory stays for a respawn. */
+int testdev_kill(struct testdev_proc *p);
 /* SIGTERM, reap; returns the exit status, or -1 if it died by a signal. */
 int testdev_stop(struct testdev_proc *p);
 bool testdev_alive(const struct testdev_proc *p);
