@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "procstat.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +79,47 @@ bool proc_waiting(pid_t pid)
 		if (nr == waits[i])
 			return true;
 	return false;
+}
+
+/* The state letter of /proc/PID/task/TID/stat, or 0. */
+static char task_state(pid_t pid, const char *tid)
+{
+	char path[320], buf[512], *paren;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* The name may hold spaces and parentheses: the last ')' ends it. */
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+bool proc_all_asleep(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	bool asleep = true;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (asleep && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		asleep = task_state(pid, d->d_name) == 'S';
+		n++;
+	}
+	closedir(dir);
+	return asleep && n > 0;
 }
 
 static long now_us(void)

@@ -28,6 +28,13 @@ long proc_rss_kb(pid_t pid);
 bool proc_waiting(pid_t pid);
 
 /*
+ * Whether every thread of pid sleeps (state S): none is running or woken
+ * and not yet run, so whatever was asked of the process before has been
+ * done or is waiting for an event.  A barrier for "nothing more comes".
+ */
+bool proc_all_asleep(pid_t pid);
+
+/*
  * Calls cond(arg) until it returns true or ms milliseconds have passed,
  * backing off from 0.1 ms to 10 ms between tries.  Returns cond's last
  * answer: a wait on a condition with a deadline, not a sleep.

@@ -22,6 +22,7 @@
 struct capdev {
 	struct uvfio_dev *dev;
 	int notify_fd;
+	int release_fd;
 	uint64_t scratch;
 	uint64_t last_off, last_len, last_wr, last_data;
 	uint64_t traps, area_hits;
@@ -141,8 +142,8 @@ static void *hold_worker(void *arg)
 {
 	struct capdev *s = arg;
 	struct uvfio_dma_ref ref;
-	struct timespec ts = { .tv_sec = (time_t)(s->hold_ms / 1000),
-			       .tv_nsec = (long)(s->hold_ms % 1000) * 1000000 };
+	/* Without a release fd (-1), poll() only waits out hold_ms. */
+	struct pollfd p = { .fd = s->release_fd, .events = POLLIN };
 	int r;
 
 	r = uvfio_dma_get(s->dev, s->dma_iova, sizeof(s->marker),
@@ -153,7 +154,8 @@ static void *hold_worker(void *arg)
 		return NULL;
 	}
 	atomic_store(&s->dma_status, CAPDEV_ST_HOLDING);
-	while (nanosleep(&ts, &ts) && errno == EINTR)
+	/* Until the test says so, or hold_ms as a cap. */
+	while (poll(&p, 1, (int)s->hold_ms) < 0 && errno == EINTR)
 		;
 	memcpy(ref.ptr, &s->marker, sizeof(s->marker));
 	atomic_fetch_or(&s->dma_status, CAPDEV_ST_RELEASED);
@@ -473,6 +475,7 @@ int capdev_main(const struct capdev_params *p)
 	if (!s)
 		return EXIT_SETUP;
 	s->notify_fd = p->notify_fd;
+	s->release_fd = p->release_fd;
 	s->hold_ms = 300;
 	/* Embedded, SIGTERM comes through a signalfd: keep it blocked. */
 	sigemptyset(&set);

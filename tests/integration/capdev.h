@@ -31,7 +31,7 @@
 #define CAPDEV_REG_DMA_RESULT 0x70  /* int64: last uvfio_dma_get() result */
 #define CAPDEV_REG_DMA_STATUS 0x78  /* CAPDEV_ST_* of the hold worker */
 #define CAPDEV_REG_DMA_MARKER 0x80  /* what the worker writes */
-#define CAPDEV_REG_HOLD_MS 0x88     /* how long the worker holds */
+#define CAPDEV_REG_HOLD_MS 0x88     /* the most the worker holds */
 #define CAPDEV_REG_DMA_WINDOWS 0x90 /* uvfio_dma_stats() */
 #define CAPDEV_REG_DMA_BYTES 0x98
 #define CAPDEV_REG_IRQ 0xa0         /* write v: trigger MSI-X vector v */
@@ -95,6 +95,8 @@ struct capdev_params {
 	int fd;                 /* CAPDEV_FD_ONCE: the device's socket */
 	const char *path;       /* listening modes */
 	int notify_fd;
+	/* Readable: the hold worker puts its reference; -1: none. */
+	int release_fd;
 	uint64_t dma_limit;
 	uint32_t huge_areas;    /* areas of region 3; 0: no region 3 */
 };

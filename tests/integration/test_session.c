@@ -334,9 +334,12 @@ static void test_set_irqs_loopback(void **state)
 						       VFIO_IRQ_SET_ACTION_TRIGGER,
 					       8, 4, bools),
 			 0);
+	/*
+	 * The device writes a loopback trigger before it answers SET_IRQS:
+	 * one that did not fire by now never will; no wait for those.
+	 */
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(wait_efd(efd[i], i & 1 ? 1000 : 50),
-				 bools[i]);
+		assert_int_equal(wait_efd(efd[i], i & 1 ? 1000 : 0), bools[i]);
 	/* Unassign one vector (fd -1): the others still fire. */
 	int un[1] = { -1 };
 
@@ -347,7 +350,7 @@ static void test_set_irqs_loopback(void **state)
 					       8, 4, NULL),
 			 0);
 	assert_int_equal(wait_efd(efd[0], 1000), 1);
-	assert_int_equal(wait_efd(efd[1], 50), 0);
+	assert_int_equal(wait_efd(efd[1], 0), 0);
 	disable(f->c, VFIO_PCI_MSIX_IRQ_INDEX);
 	for (int i = 0; i < 4; i++)
 		close(efd[i]);

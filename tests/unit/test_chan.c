@@ -257,6 +257,7 @@ static void sigusr1_interrupts(struct sigaction *old)
 	assert_int_equal(sigaction(SIGUSR1, &sa, old), 0);
 }
 
+/* Pacing for the signal pester only: it synchronises nothing. */
 static void sleep_us(long us)
 {
 	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
@@ -1673,6 +1674,7 @@ static void *slow_send_main(void *arg)
 		if (write_all(s->fd, s->buf + done, n))
 			break;
 		done += n;
+		/* Pacing, not synchronisation: any split must read right. */
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
