@@ -3,6 +3,7 @@
 # dir build-fuzz), seeds them from the recorded conversations, runs each
 # for FUZZ_SECONDS (default 60) and prints one line per harness:
 #   fuzz <name>: <execs> execs, <edges> edges, <n> findings
+# FUZZ_RUNS, when set, also stops a harness after that many executions.
 # Findings (crash, leak, timeout inputs) land in build-fuzz/findings/NAME;
 # the script fails when there is one.  The corpus grows in
 # build-fuzz/corpus/NAME from run to run.
@@ -26,15 +27,22 @@ done
 ninja -C "$build" $targets >/dev/null
 python3 "$top/fuzz/seeds.py" "$build/seeds" >/dev/null
 
+runs=${FUZZ_RUNS:+-runs=$FUZZ_RUNS}
 fail=0
 for h in $harnesses; do
+	# The ELF loader reports every refused image on stderr, as uvfio-vmm
+	# does for its user; at 10k inputs a second that is all the log holds.
+	# libFuzzer keeps its own copy of stderr for its report.
+	quiet=
+	[ "$h" = elf ] && quiet=-close_fd_mask=2
 	corpus=$build/corpus/$h
 	found=$build/findings/$h
 	log=$build/fuzz-$h.log
 	mkdir -p "$corpus" "$found" "$build/seeds/$h"
 	before=$(find "$found" -type f | wc -l)
+	# shellcheck disable=SC2086
 	ASAN_OPTIONS=detect_leaks=1 "$build/fuzz/fuzz_$h" \
-		-max_total_time="$secs" -print_final_stats=1 \
+		-max_total_time="$secs" $runs $quiet -print_final_stats=1 \
 		-artifact_prefix="$found/" -dict="$top/fuzz/vfio-user.dict" \
 		-max_len=65536 -timeout=10 -rss_limit_mb=4096 \
 		"$corpus" "$build/seeds/$h" "$top/fuzz/regress/$h" \
