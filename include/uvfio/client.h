@@ -66,10 +66,11 @@ void uvfio_client_close(struct uvfio_client *c);
  * retrying for up to timeout_ms.  It negotiates again, checks that the
  * device is the same kind (device info flags, region and IRQ counts;
  * else -ENODEV), then gives it every DMA window again, the eventfds
- * SET_IRQS gave each vector last (TRIGGER only: masks and INTx unmask
- * eventfds are not replayed), and maps the new device's region areas
- * over the addresses uvfio_client_region_mmap() returned, so they stay
- * valid.  -ENODEV: another kind of device, or an area it no longer
+ * SET_IRQS gave each vector last, the MSI and MSI-X vectors it masked,
+ * INTx's unmask eventfd (INTx itself comes back unmasked: its mask is
+ * the device's, set by each delivery), and maps the new device's region
+ * areas over the addresses uvfio_client_region_mmap() returned, so they
+ * stay valid.  -ENODEV: another kind of device, or an area it no longer
  * offers (anonymous memory is mapped there instead); -ETIMEDOUT: nothing
  * accepted on the path in time.  Needs UVFIO_CLIENT_RECONNECT at connect
  * time (-ENOTSUP otherwise), which costs one dup per DMA file and per

@@ -495,6 +495,8 @@ struct uvfio_client *uvfio_client_attach_fd(int fd,
 	pthread_cond_init(&c->direct_done, NULL);
 	itree_init(&c->win);
 	c->twin.fd = -1;
+	for (unsigned int i = 0; i < VFIO_PCI_NUM_IRQS; i++)
+		c->irq_unmask_fd[i] = -1;
 	r = uvfio_chan_init(&c->main, fd,
 			    max_msg < MIN_MSG ? MIN_MSG : max_msg);
 	if (r < 0) {

@@ -87,6 +87,24 @@ int cl_set_eventfds(struct uvfio_client *c, uint32_t index, uint32_t start,
 	return set_eventfds(c, &s, fds);
 }
 
+int cl_set_irqs_none(struct uvfio_client *c, uint32_t index, uint32_t action,
+		     uint32_t start, uint32_t count)
+{
+	struct vfio_irq_set s = { .flags = VFIO_IRQ_SET_DATA_NONE | action,
+				  .index = index };
+
+	return send_set(c, &s, start, count, NULL, 0, NULL, 0);
+}
+
+int cl_set_unmask_fd(struct uvfio_client *c, uint32_t index, int fd)
+{
+	struct vfio_irq_set s = { .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+					   VFIO_IRQ_SET_ACTION_UNMASK,
+				  .index = index };
+
+	return send_set(c, &s, 0, 1, NULL, 0, &fd, 1);
+}
+
 int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
 			  uint32_t flags, uint32_t start, uint32_t count,
 			  const void *data)
@@ -117,6 +135,8 @@ int uvfio_client_set_irqs(struct uvfio_client *c, uint32_t index,
 	     (dt == VFIO_IRQ_SET_DATA_NONE && !count)))
 		cl_keep_irqs(c, index, start, count,
 			     dt == VFIO_IRQ_SET_DATA_EVENTFD ? data : NULL);
+	else if (!r && act != VFIO_IRQ_SET_ACTION_TRIGGER)
+		cl_keep_irq_mask(c, index, flags, start, count, data);
 	cl_unlock(c);
 	return r;
 }

@@ -109,7 +109,10 @@ struct uvfio_client {
 	unsigned int nfiles;
 	/* The eventfds SET_IRQS gave each index's vectors last (dups). */
 	int *irq_fds[VFIO_PCI_NUM_IRQS];
-	uint32_t irq_n[VFIO_PCI_NUM_IRQS];
+	/* MSI and MSI-X: the vectors the client masked (one byte each). */
+	uint8_t *irq_masked[VFIO_PCI_NUM_IRQS];
+	uint32_t irq_n[VFIO_PCI_NUM_IRQS]; /* both arrays' length */
+	int irq_unmask_fd[VFIO_PCI_NUM_IRQS]; /* INTx's resample (dup), -1 */
 };
 
 /*
@@ -176,6 +179,9 @@ int cl_keep_window(struct uvfio_client *c, int fd, uint64_t offset,
 void cl_drop_window(struct uvfio_client *c, struct cl_kept_win *k);
 void cl_keep_irqs(struct uvfio_client *c, uint32_t index, uint32_t start,
 		  uint32_t count, const int *fds);
+/* After a SET_IRQS MASK/UNMASK that the device accepted. */
+void cl_keep_irq_mask(struct uvfio_client *c, uint32_t index, uint32_t flags,
+		      uint32_t start, uint32_t count, const void *data);
 void cl_keep_fini(struct uvfio_client *c);
 void *cl_map_region(struct uvfio_client *c, uint32_t index, int area,
 		    size_t *size, void *at);
@@ -183,6 +189,10 @@ int cl_dma_map_send(struct uvfio_client *c, uint64_t iova, uint64_t size,
 		    uint32_t prot, int fd, uint64_t offset);
 int cl_set_eventfds(struct uvfio_client *c, uint32_t index, uint32_t start,
 		    uint32_t count, const int *fds);
+/* SET_IRQS action with DATA_NONE; and INTx's unmask eventfd.  Locked. */
+int cl_set_irqs_none(struct uvfio_client *c, uint32_t index, uint32_t action,
+		     uint32_t start, uint32_t count);
+int cl_set_unmask_fd(struct uvfio_client *c, uint32_t index, int fd);
 /* Sends again what the kept state says the device must have. */
 int cl_replay(struct uvfio_client *c);
 void cl_unmap_all(struct uvfio_client *c);

@@ -4,8 +4,14 @@
  * UVFIO_CLIENT_RECONNECT): each DMA window's file, as one dup per file
  * (deduplicated by device and inode, so a guest's thousands of windows of
  * one memfd cost one fd) and offset; the eventfds SET_IRQS gave each
- * vector last (dups); the region mappings the caller holds.  cl_replay()
- * gives a new connection all of it.  Everything is under c->lock.
+ * vector last (dups); the MSI and MSI-X vectors the client masked; INTx's
+ * unmask eventfd (dup); the region mappings the caller holds.
+ * cl_replay() gives a new connection all of it.  Everything is under
+ * c->lock.
+ *
+ * INTx's own mask is not kept: every delivery sets it in the device, so
+ * the client cannot know it, and a device that restarted has its line
+ * down and open, as after a reset.
  */
 #include "priv.h"
 
@@ -89,45 +95,90 @@ void cl_drop_window(struct uvfio_client *c, struct cl_kept_win *k)
 	free(k);
 }
 
+static void set_fd(int *slot, int fd)
+{
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+}
+
+/* Disabling an index drops its eventfds and masks in the device too. */
 static void irqs_clear(struct uvfio_client *c, uint32_t index)
 {
 	for (uint32_t i = 0; i < c->irq_n[index]; i++)
-		if (c->irq_fds[index][i] >= 0)
-			close(c->irq_fds[index][i]);
+		set_fd(&c->irq_fds[index][i], -1);
+	set_fd(&c->irq_unmask_fd[index], -1);
 	free(c->irq_fds[index]);
+	free(c->irq_masked[index]);
 	c->irq_fds[index] = NULL;
+	c->irq_masked[index] = NULL;
 	c->irq_n[index] = 0;
+}
+
+/* Makes room for vectors [0, n) of index; false when out of memory. */
+static bool irqs_grow(struct uvfio_client *c, uint32_t index, uint32_t n)
+{
+	uint32_t old = c->irq_n[index];
+	int *v;
+	uint8_t *m;
+
+	if (n <= old)
+		return true;
+	v = realloc(c->irq_fds[index], n * sizeof(*v));
+	if (!v)
+		return false;
+	c->irq_fds[index] = v;
+	m = realloc(c->irq_masked[index], n);
+	if (!m)
+		return false;
+	c->irq_masked[index] = m;
+	for (uint32_t i = old; i < n; i++) {
+		v[i] = -1;
+		m[i] = 0;
+	}
+	c->irq_n[index] = n;
+	return true;
 }
 
 /* fds NULL: the index was disabled.  A dup that fails keeps -1. */
 void cl_keep_irqs(struct uvfio_client *c, uint32_t index, uint32_t start,
 		  uint32_t count, const int *fds)
 {
-	uint32_t n = start + count;
-
 	if (!c->keep || index >= VFIO_PCI_NUM_IRQS)
 		return;
 	if (!fds) {
 		irqs_clear(c, index);
 		return;
 	}
-	if (n > c->irq_n[index]) {
-		int *v = realloc(c->irq_fds[index], n * sizeof(*v));
+	if (!irqs_grow(c, index, start + count))
+		return;
+	for (uint32_t i = 0; i < count; i++)
+		set_fd(&c->irq_fds[index][start + i], fds[i]);
+}
 
-		if (!v)
-			return;
-		for (uint32_t i = c->irq_n[index]; i < n; i++)
-			v[i] = -1;
-		c->irq_fds[index] = v;
-		c->irq_n[index] = n;
-	}
-	for (uint32_t i = 0; i < count; i++) {
-		int *slot = &c->irq_fds[index][start + i];
+void cl_keep_irq_mask(struct uvfio_client *c, uint32_t index, uint32_t flags,
+		      uint32_t start, uint32_t count, const void *data)
+{
+	uint32_t dt = flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+	bool mask = (flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) ==
+		    VFIO_IRQ_SET_ACTION_MASK;
+	const uint8_t *want = data;
 
-		if (*slot >= 0)
-			close(*slot);
-		*slot = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 0) : -1;
+	if (!c->keep || index >= VFIO_PCI_NUM_IRQS)
+		return;
+	if (index == VFIO_PCI_INTX_IRQ_INDEX) {
+		if (dt == VFIO_IRQ_SET_DATA_EVENTFD && !mask && count == 1)
+			set_fd(&c->irq_unmask_fd[index], *(const int *)data);
+		return;
 	}
+	if ((index != VFIO_PCI_MSI_IRQ_INDEX &&
+	     index != VFIO_PCI_MSIX_IRQ_INDEX) ||
+	    dt == VFIO_IRQ_SET_DATA_EVENTFD ||
+	    !irqs_grow(c, index, start + count))
+		return;
+	for (uint32_t i = 0; i < count; i++)
+		if (dt == VFIO_IRQ_SET_DATA_NONE || want[i])
+			c->irq_masked[index][start + i] = mask;
 }
 
 void cl_keep_fini(struct uvfio_client *c)
@@ -186,6 +237,31 @@ static int replay_mapping(struct uvfio_client *c, const struct cl_mapping *m)
 	return -ENODEV;
 }
 
+/* Triggers first: they turn the index on, which masks need. */
+static int replay_irqs(struct uvfio_client *c, uint32_t index)
+{
+	uint32_t n = c->irq_n[index];
+	int r = 0;
+
+	if (!n)
+		return 0;
+	r = cl_set_eventfds(c, index, 0, n, c->irq_fds[index]);
+	for (uint32_t i = 0; i < n && !r; i++) {
+		uint32_t j = i;
+
+		if (!c->irq_masked[index][i])
+			continue;
+		while (j + 1 < n && c->irq_masked[index][j + 1])
+			j++;
+		r = cl_set_irqs_none(c, index, VFIO_IRQ_SET_ACTION_MASK, i,
+				     j - i + 1);
+		i = j;
+	}
+	if (!r && c->irq_unmask_fd[index] >= 0)
+		r = cl_set_unmask_fd(c, index, c->irq_unmask_fd[index]);
+	return r;
+}
+
 int cl_replay(struct uvfio_client *c)
 {
 	int r, err = 0;
@@ -194,9 +270,7 @@ int cl_replay(struct uvfio_client *c)
 	if (r)
 		return r;
 	for (uint32_t i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
-		if (!c->irq_n[i])
-			continue;
-		r = cl_set_eventfds(c, i, 0, c->irq_n[i], c->irq_fds[i]);
+		r = replay_irqs(c, i);
 		if (r)
 			return r;
 	}

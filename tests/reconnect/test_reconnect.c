@@ -4,8 +4,9 @@
  * started again on the same socket; uvfio_client_reconnect() must give it
  * back every DMA window (one from a memfd, one answered in-band), the
  * MSI-X eventfd and the BAR mapping, invent no interrupt, and leave no fd
- * behind.  Also: the timeout, another kind of device, and a client that
- * did not ask to keep state.
+ * behind; also the vectors the client masked and INTx's unmask eventfd.
+ * And: the timeout, another kind of device, and a client that did not
+ * ask to keep state.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -255,6 +256,115 @@ static void test_restart(void **state)
 	assert_int_equal(my_fds(), f->base_fds);
 }
 
+/* testdev raises INTx, or MSI-X vector v, before the write returns. */
+static void raise_irq(struct uvfio_client *c, uint32_t cmd, uint32_t v)
+{
+	wr(c, TESTDEV_REG_IRQ_NUMBER, v + 1);
+	wr(c, TESTDEV_REG_COMMAND, cmd);
+}
+
+static int set_irqs(struct uvfio_client *c, uint32_t index, uint32_t flags,
+		    uint32_t start, uint32_t count, const void *data)
+{
+	return uvfio_client_set_irqs(c, index, flags, start, count, data);
+}
+
+static void restart(struct fx *f)
+{
+	assert_int_equal(testdev_kill(&f->dev), 0);
+	assert_int_equal(testdev_spawn(&f->dev, NULL), 0);
+	assert_int_equal(uvfio_client_reconnect(f->c, -1, WAIT_MS), 0);
+}
+
+/*
+ * What the client masked stays masked in the restarted device, and
+ * INTx's unmask eventfd is watched again.
+ */
+static void test_restart_irqs(void **state)
+{
+	struct fx *f = *state;
+	const uint32_t efd_trig =
+		VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	const uint8_t yes = 1;
+	uint64_t one = 1;
+	int e[3] = { eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+		     eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+		     eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	int t = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int u = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fds = my_fds();
+
+	assert_true(e[0] >= 0 && e[1] >= 0 && e[2] >= 0 && t >= 0 && u >= 0);
+	/* MSI-X: vectors 0..2, 1 masked by NONE, 2 by BOOL then unmasked. */
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_MSIX_IRQ_INDEX, efd_trig, 0,
+				  3, e),
+			 0);
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_MSIX_IRQ_INDEX,
+				  VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_MASK,
+				  1, 1, NULL),
+			 0);
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_MSIX_IRQ_INDEX,
+				  VFIO_IRQ_SET_DATA_BOOL |
+					  VFIO_IRQ_SET_ACTION_MASK,
+				  2, 1, &yes),
+			 0);
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_MSIX_IRQ_INDEX,
+				  VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_UNMASK,
+				  2, 1, NULL),
+			 0);
+	restart(f);
+	raise_irq(f->c, TESTDEV_CMD_RAISE_MSIX, 0);
+	assert_true(fired(e[0]));
+	raise_irq(f->c, TESTDEV_CMD_RAISE_MSIX, 2);
+	assert_true(fired(e[2]));
+	/* Still masked: held pending, and delivered by the unmask. */
+	raise_irq(f->c, TESTDEV_CMD_RAISE_MSIX, 1);
+	assert_true(quiet(e[1]));
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_MSIX_IRQ_INDEX,
+				  VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_UNMASK,
+				  1, 1, NULL),
+			 0);
+	assert_true(fired(e[1]));
+
+	/* MSI-X off, INTx on with its unmask eventfd (the VMM's resample). */
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_MSIX_IRQ_INDEX,
+				  VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_TRIGGER,
+				  0, 0, NULL),
+			 0);
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_INTX_IRQ_INDEX, efd_trig, 0,
+				  1, &t),
+			 0);
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_INTX_IRQ_INDEX,
+				  VFIO_IRQ_SET_DATA_EVENTFD |
+					  VFIO_IRQ_SET_ACTION_UNMASK,
+				  0, 1, &u),
+			 0);
+	restart(f);
+	raise_irq(f->c, TESTDEV_CMD_RAISE_INTX, 0);
+	assert_true(fired(t));
+	/* Delivery masked it: held until the unmask eventfd is written. */
+	raise_irq(f->c, TESTDEV_CMD_RAISE_INTX, 0);
+	assert_true(quiet(t));
+	assert_int_equal(write(u, &one, sizeof(one)), sizeof(one));
+	assert_true(fired(t));
+	/* MSI-X's masks went with it: nothing of it is replayed now. */
+	assert_int_equal(set_irqs(f->c, VFIO_PCI_INTX_IRQ_INDEX,
+				  VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_TRIGGER,
+				  0, 0, NULL),
+			 0);
+	for (int i = 0; i < 3; i++)
+		close(e[i]);
+	close(t);
+	close(u);
+	/* The client's dups of them went with the index. */
+	assert_int_equal(my_fds(), fds - 5);
+}
+
 static void test_timeout(void **state)
 {
 	struct fx *f = *state;
@@ -334,6 +444,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_irqs, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_device, setup,
 						teardown),
