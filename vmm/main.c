@@ -26,6 +26,11 @@ static void usage(FILE *f)
 		"  -d, --device vfio-user,socket=PATH\n"
 		"                         a vfio-user device (repeatable, at "
 		"most %u)\n"
+		"  --reconnect-ms MS      how long a device that went away has "
+		"to come\n"
+		"                         back before it fails and reads as "
+		"all ones\n"
+		"                         (default 5000; 0: it fails at once)\n"
 		"  --stats                print exit counters at the end\n"
 		"  -v, --verbose          report BAR assignments and more\n"
 		"  -h, --help             show this help\n"
@@ -102,7 +107,22 @@ static int parse_device(char *s, const char **socket)
 	return *socket ? 0 : -EINVAL;
 }
 
-enum { OPT_STATS = 256 };
+static int parse_ms(const char *s, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > 3600000)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+enum { OPT_STATS = 256, OPT_RECONNECT };
 
 /* 0 to run, 1 when help was shown, -EINVAL for a usage error. */
 static int parse_args(int argc, char **argv, struct vm_config *cfg)
@@ -113,6 +133,7 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "reconnect-ms", required_argument, NULL, OPT_RECONNECT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -152,6 +173,13 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case OPT_STATS:
 			cfg->stats = true;
+			break;
+		case OPT_RECONNECT:
+			if (parse_ms(optarg, &cfg->reconnect_ms)) {
+				vmm_err("bad --reconnect-ms '%s': want 0..3600000",
+					optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'v':
 			cfg->verbose = true;
@@ -193,7 +221,9 @@ static void block_signals(void)
 
 int main(int argc, char **argv)
 {
-	struct vm_config cfg = { .ram_size = 64ull << 20, .nr_cpus = 1 };
+	struct vm_config cfg = { .ram_size = 64ull << 20,
+				 .nr_cpus = 1,
+				 .reconnect_ms = 5000 };
 	struct vm vm;
 	int ret;
 

@@ -15,10 +15,17 @@
  *
  * INTx is on from the start, as vfio-pci has it for a device with a pin:
  * the emulation takes it down while MSI or MSI-X is on.
+ *
+ * A device process that dies is waited for (--reconnect-ms): the access
+ * that finds it gone reconnects, gives it back the command register and
+ * interrupt line, and is made again; the guest only sees it stall.  One
+ * that does not come back fails for good and reads as all ones.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vdev.h"
 
@@ -28,23 +35,125 @@ static bool lost(int err)
 	       err == -ESHUTDOWN;
 }
 
-/*
- * A lost device stops the VM with a message.  Any other failure is the
- * device refusing one access: the guest sees what a master abort gives
- * (reads of all ones, writes dropped) and runs on.
- */
-static int access_failed(struct vdev *vd, const char *what, uint64_t off,
-			 void *data, uint32_t len, bool write, int err)
+static bool has_failed(struct vdev *vd)
 {
-	if (lost(err)) {
-		vmm_err("device %u (%s) disconnected during %s %s at %#llx: %s",
-			vd->index, vd->socket, what, write ? "write" : "read",
-			(unsigned long long)off, strerror(-err));
-		return -ECONNRESET;
+	return __atomic_load_n(&vd->failed, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * A device that is gone for good reads as all ones, as one surprise-
+ * removed: the mapped parts of its BARs too, which get anonymous pages
+ * of ones in place of the dead device's (guest writes land there).
+ */
+static void fail(struct vdev *vd, int err)
+{
+	vmm_err("device %u (%s) failed: %s; the guest reads all ones from it",
+		vd->index, vd->socket, strerror(-err));
+	for (unsigned int i = 0; i < UVFIO_PCI_NUM_BARS; i++) {
+		const struct vbar *b = &vd->bars[i];
+
+		for (unsigned int k = 0; k < b->nr_maps; k++) {
+			void *p = mmap(b->maps[k].hva, b->maps[k].size,
+				       PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				       -1, 0);
+
+			if (p != MAP_FAILED)
+				memset(p, 0xff, b->maps[k].size);
+		}
 	}
-	vmm_err("device %u (%s): %s %s at %#llx failed: %s", vd->index,
-		vd->socket, what, write ? "write" : "read",
-		(unsigned long long)off, strerror(-err));
+	__atomic_store_n(&vd->failed, true, __ATOMIC_RELEASE);
+}
+
+/* What the guest set that the restarted device does not know. */
+static int restore(struct vdev *vd)
+{
+	uint16_t cmd = __atomic_load_n(&vd->command, __ATOMIC_RELAXED);
+	uint8_t line = vd->intx_pin ? (uint8_t)vd->intx_gsi : 0xff;
+	int ret;
+
+	ret = uvfio_client_cfg_write(vd->c, PCI_COMMAND, &cmd, sizeof(cmd));
+	if (ret >= 0)
+		ret = uvfio_client_cfg_write(vd->c, PCI_INTERRUPT_LINE, &line,
+					     1);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * The device went away during an access made on connection gen: the
+ * first to get here reconnects (uvfio_client_reconnect() gives the new
+ * device process the DMA windows, interrupt eventfds and BAR mappings),
+ * the others wait for it.  0: try the access again.
+ */
+static int recover(struct vdev *vd, unsigned int gen)
+{
+	unsigned int ms = vd->vm->cfg->reconnect_ms;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&vd->conn);
+	if (has_failed(vd)) {
+		ret = -ENODEV;
+	} else if (vd->gen == gen) {
+		vmm_err("device %u (%s) disconnected; waiting %u ms for it to "
+			"come back",
+			vd->index, vd->socket, ms);
+		ret = ms ? uvfio_client_reconnect(vd->c, -1, ms) : -ETIMEDOUT;
+		if (!ret)
+			ret = restore(vd);
+		if (ret) {
+			fail(vd, ret);
+		} else {
+			vd->gen++;
+			vmm_info(vd->vm, "device %u (%s) reconnected",
+				 vd->index, vd->socket);
+		}
+	}
+	pthread_rwlock_unlock(&vd->conn);
+	return ret;
+}
+
+/*
+ * Every guest access meets the device here.  A device that refuses one
+ * access gives what a master abort gives (reads of all ones, writes
+ * dropped) and the guest runs on; so does one that is gone.
+ */
+static int dev_access(struct vdev *vd, int bar, uint64_t off, void *data,
+		      uint32_t len, bool write)
+{
+	char what[8] = "config";
+	unsigned int gen;
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		pthread_rwlock_rdlock(&vd->conn);
+		gen = vd->gen;
+		if (has_failed(vd))
+			ret = -ENODEV;
+		else if (bar < 0)
+			ret = write ? uvfio_client_cfg_write(vd->c, off, data,
+							     len) :
+				      uvfio_client_cfg_read(vd->c, off, data,
+							    len);
+		else
+			ret = write ? uvfio_client_bar_write(vd->c, bar, off,
+							     data, len) :
+				      uvfio_client_bar_read(vd->c, bar, off,
+							    data, len);
+		pthread_rwlock_unlock(&vd->conn);
+		if (ret >= 0)
+			return 0;
+		/* Opening: a device lost now is an open that fails. */
+		if (lost(ret) && !vd->opened)
+			return ret;
+		if (!lost(ret) || tries || recover(vd, gen))
+			break;
+	}
+	if (bar >= 0)
+		snprintf(what, sizeof(what), "BAR%d", bar);
+	if (ret != -ENODEV && !lost(ret))
+		vmm_err("device %u (%s): %s %s at %#llx failed: %s", vd->index,
+			vd->socket, what, write ? "write" : "read",
+			(unsigned long long)off, strerror(-ret));
 	if (!write)
 		memset(data, 0xff, len);
 	return 0;
@@ -53,43 +162,26 @@ static int access_failed(struct vdev *vd, const char *what, uint64_t off,
 int vdev_dev_cfg(struct vdev *vd, uint32_t off, void *data, uint32_t len,
 		 bool write)
 {
-	int ret;
-
 	if (off > vd->cfg_size || len > vd->cfg_size - off) {
 		if (!write)
 			memset(data, 0xff, len);
 		return 0;
 	}
-	if (write)
-		ret = uvfio_client_cfg_write(vd->c, off, data, len);
-	else
-		ret = uvfio_client_cfg_read(vd->c, off, data, len);
-	if (ret < 0)
-		return access_failed(vd, "config", off, data, len, write, ret);
-	return 0;
+	return dev_access(vd, -1, off, data, len, write);
 }
 
 int vdev_dev_bar(struct vdev *vd, unsigned int bar, uint64_t off, void *data,
 		 uint32_t len, bool write)
 {
-	char what[8] = "BARn";
-	int ret;
-
-	if (write)
-		ret = uvfio_client_bar_write(vd->c, bar, off, data, len);
-	else
-		ret = uvfio_client_bar_read(vd->c, bar, off, data, len);
-	if (ret >= 0)
-		return 0;
-	what[3] = (char)('0' + bar);
-	return access_failed(vd, what, off, data, len, write, ret);
+	return dev_access(vd, (int)bar, off, data, len, write);
 }
 
 static void set_command(struct vdev *vd, uint16_t cmd)
 {
 	bool was = vd->command & PCI_COMMAND_MEMORY;
 
-	vd->command = cmd;
+	/* restore() reads it without vd->lock. */
+	__atomic_store_n(&vd->command, cmd, __ATOMIC_RELAXED);
 	if (was != !!(cmd & PCI_COMMAND_MEMORY))
 		vbar_update_all(vd);
 }
@@ -107,6 +199,11 @@ int vdev_cfg_access(struct vdev *vd, uint32_t off, void *data, uint32_t len,
 	uint16_t cmd;
 	int ret = 0;
 
+	if (has_failed(vd)) {
+		if (!write)
+			memset(data, 0xff, len);
+		return 0;
+	}
 	pthread_mutex_lock(&vd->lock);
 	if (is_bar_reg(dw) || dw == PCI_ROM_ADDRESS) {
 		/* No expansion ROM is offered: that register reads 0. */
@@ -271,6 +368,9 @@ static int attach_irqs(struct vdev *vd)
 
 struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 {
+	/* Keeps what a reconnect to a restarted device gives it again. */
+	const struct uvfio_client_opts copts = { .flags =
+							 UVFIO_CLIENT_RECONNECT };
 	struct vdev *vd;
 	int ret;
 
@@ -281,7 +381,8 @@ struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 	vd->socket = socket;
 	vd->index = index;
 	pthread_mutex_init(&vd->lock, NULL);
-	vd->c = uvfio_client_connect(socket, NULL);
+	pthread_rwlock_init(&vd->conn, NULL);
+	vd->c = uvfio_client_connect(socket, &copts);
 	if (!vd->c) {
 		ret = -errno;
 		vmm_err("device %u: cannot connect to %s: %s", index, socket,
@@ -305,6 +406,7 @@ struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 		ret = attach_irqs(vd);
 	if (ret)
 		goto err;
+	vd->opened = true;
 	return vd;
 err:
 	vdev_close(vd);
@@ -324,6 +426,7 @@ void vdev_close(struct vdev *vd)
 	if (vd->c)
 		uvfio_client_close(vd->c);
 	pthread_mutex_destroy(&vd->lock);
+	pthread_rwlock_destroy(&vd->conn);
 	free(vd);
 }
 

@@ -51,6 +51,15 @@ struct vdev {
 	const char *socket;
 	unsigned int index; /* PCI device number is index + 1 */
 	struct uvfio_client *c;
+	/*
+	 * Device accesses hold it shared; a reconnect holds it alone.  gen
+	 * counts reconnects; failed (atomic): the device is gone for good
+	 * and reads as all ones, as a surprise-removed device.
+	 */
+	pthread_rwlock_t conn;
+	unsigned int gen;
+	bool failed;
+	bool opened; /* until then a lost device fails the open */
 	uint64_t cfg_size;
 	/* Guest config writes and BAR moves; not held for BAR accesses. */
 	pthread_mutex_t lock;

@@ -110,7 +110,7 @@ static int create_vm(struct vm *vm)
 	return 0;
 }
 
-int vm_init(struct vm *vm, const struct vm_config *cfg)
+static int vm_init_common(struct vm *vm, const struct vm_config *cfg)
 {
 	int ret;
 
@@ -129,16 +129,45 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 		vmm_err("eventfd: %s", strerror(errno));
 		return ret;
 	}
+	return 0;
+}
+
+static int vm_init_ram(struct vm *vm)
+{
+	int ret = ram_init(vm, vm->cfg->ram_size);
+
+	if (ret)
+		vmm_err("guest RAM of %llu bytes: %s",
+			(unsigned long long)vm->cfg->ram_size, strerror(-ret));
+	return ret;
+}
+
+int vm_init(struct vm *vm, const struct vm_config *cfg)
+{
+	int ret = vm_init_common(vm, cfg);
+
+	if (ret)
+		return ret;
 	ret = open_kvm(vm);
 	if (!ret)
 		ret = create_vm(vm);
 	if (ret)
 		return ret;
-	ret = ram_init(vm, cfg->ram_size);
+	return vm_init_ram(vm);
+}
+
+int vm_init_bare(struct vm *vm, const struct vm_config *cfg,
+		 uvfio_irq_deliver_fn fn, void *opaque)
+{
+	int ret = vm_init_common(vm, cfg);
+
 	if (ret)
-		vmm_err("guest RAM of %llu bytes: %s",
-			(unsigned long long)cfg->ram_size, strerror(-ret));
-	return ret;
+		return ret;
+	vm->nr_slots = VM_MAX_SLOTS;
+	vm->router = uvfio_irq_router_new_user(fn, opaque, 0);
+	if (!vm->router)
+		return -errno;
+	return vm_init_ram(vm);
 }
 
 void vm_destroy(struct vm *vm)
@@ -175,6 +204,8 @@ static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 		.userspace_addr = (uint64_t)(uintptr_t)hva,
 	};
 
+	if (vm->fd < 0)
+		return 0; /* vm_init_bare(): no guest to see it */
 	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }
 

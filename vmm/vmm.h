@@ -185,6 +185,8 @@ struct vm_config {
 	unsigned int nr_devs;
 	bool stats;
 	bool verbose;
+	/* How long a lost device has to come back (0: it fails at once). */
+	unsigned int reconnect_ms;
 };
 
 #define VM_MAX_SLOTS 512
@@ -215,6 +217,13 @@ struct vm {
 };
 
 int vm_init(struct vm *vm, const struct vm_config *cfg);
+/*
+ * A VM without KVM, for tests of the device side on machines without
+ * /dev/kvm: RAM, the PCI bus and a user-space router that calls fn for
+ * each MSI; memory slots are only counted, nothing runs.
+ */
+int vm_init_bare(struct vm *vm, const struct vm_config *cfg,
+		 uvfio_irq_deliver_fn fn, void *opaque);
 void vm_destroy(struct vm *vm);
 /* Maps hva at [gpa, gpa + size); returns the slot number or -errno. */
 int vm_slot_map(struct vm *vm, uint64_t gpa, uint64_t size, void *hva);

@@ -197,6 +197,10 @@ static void test_cmdline(void **state)
 		{ { "uvfio-vmm", "-g", "x", "-d", "nvme,socket=/s", NULL },
 		  "--device" },
 		{ { "uvfio-vmm", "-g", "x", "stray", NULL }, "unexpected" },
+		{ { "uvfio-vmm", "-g", "x", "--reconnect-ms", "-1", NULL },
+		  "--reconnect-ms" },
+		{ { "uvfio-vmm", "-g", "x", "--reconnect-ms", "5s", NULL },
+		  "--reconnect-ms" },
 		{ { "uvfio-vmm", "--bogus", NULL }, "usage" },
 	};
 	char out[4096];
@@ -210,7 +214,7 @@ static void test_cmdline(void **state)
 	}
 	assert_int_equal(vmm(help, out, sizeof(out)), 0);
 	for (const char *o = "--guest\0--mem\0--cpus\0--device\0--stats\0"
-			     "--verbose\0--help\0";
+			     "--reconnect-ms\0--verbose\0--help\0";
 	     *o; o += strlen(o) + 1)
 		if (!strstr(out, o))
 			fail_msg("--help does not list %s", o);
