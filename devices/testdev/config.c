@@ -74,6 +74,18 @@ static int add_bars(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
 	ret = uvfio_dev_add_region(dev, VFIO_PCI_BAR0_REGION_INDEX, &rd);
 	if (ret < 0)
 		return ret;
+	/*
+	 * Each command is a doorbell: a VMM that binds them has a guest's
+	 * command write wake us through KVM, with no round trip through it.
+	 */
+	for (uint32_t cmd = TESTDEV_CMD_RAISE_INTX; cmd <= TESTDEV_CMD_COPY;
+	     cmd <<= 1) {
+		ret = uvfio_dev_add_doorbell(dev, VFIO_PCI_BAR0_REGION_INDEX,
+					     TESTDEV_REG_COMMAND, 4,
+					     UVFIO_DOORBELL_DATAMATCH, cmd);
+		if (ret < 0)
+			return ret;
+	}
 
 	for (i = 1; i < UVFIO_PCI_NUM_BARS; i++) {
 		memset(&rd, 0, sizeof(rd));

@@ -116,7 +116,25 @@ int uvfio_client_region_info(struct uvfio_client *c, uint32_t index,
 int uvfio_client_irq_info(struct uvfio_client *c, uint32_t index,
 			  struct vfio_irq_info *info);
 
-/* IO fd sub-regions: returns how many (0 when none are offered). */
+/*
+ * The device's doorbells in region index (GET_REGION_IO_FDS): writes it
+ * wants as an eventfd signal instead of REGION_WRITE.  A VMM binds each
+ * with KVM_IOEVENTFD at the BAR's guest address + offset, with flags
+ * (KVM_IOEVENTFD_FLAG_DATAMATCH: only a write of datamatch) and size
+ * (0: any).  Fills up to max entries; each fd is the caller's to close.
+ * Returns how many the device offers that can be used (ioregionfds and
+ * unknown flags are left out), or -errno (-EPROTO: a malformed reply).
+ */
+struct uvfio_doorbell {
+	uint64_t offset;
+	uint64_t size;
+	uint32_t flags;
+	uint64_t datamatch;
+	int fd;
+};
+int uvfio_client_region_doorbells(struct uvfio_client *c, uint32_t index,
+				  struct uvfio_doorbell *out, unsigned int max);
+/* How many usable doorbells region index has (their fds are dropped). */
 int uvfio_client_region_io_fds(struct uvfio_client *c, uint32_t index);
 
 int uvfio_client_region_read(struct uvfio_client *c, uint32_t index,

@@ -139,6 +139,29 @@ struct uvfio_pci_cfg *uvfio_dev_pci(struct uvfio_dev *dev);
  */
 int uvfio_dev_add_region(struct uvfio_dev *dev, unsigned int index,
 			 const struct uvfio_region_desc *desc);
+/*
+ * Doorbells (GET_REGION_IO_FDS): a client that can (a VMM, with
+ * KVM_IOEVENTFD) has a write of size bytes (1, 2, 4 or 8) at offset of
+ * trapped region index signal an eventfd instead of sending REGION_WRITE;
+ * with UVFIO_DOORBELL_DATAMATCH only a write of data does (others still
+ * come as REGION_WRITE).  Each signal becomes the call of the region's
+ * access callback the REGION_WRITE would have made (buf holds data, or
+ * zeros without DATAMATCH: the value written is not known), made from
+ * the library's doorbell thread, concurrently with the dispatch thread;
+ * writes in quick succession may coalesce into one call.  A client that
+ * does not ask sends REGION_WRITE as before.  Declared before serving
+ * (-EBUSY after); at most UVFIO_DOORBELL_REGION_MAX per region and
+ * UVFIO_DOORBELL_MAX per device (-ENOSPC); not in a mappable area;
+ * -EEXIST for one KVM would refuse next to another (the same range,
+ * unless both match different values).
+ */
+#define UVFIO_DOORBELL_DATAMATCH (1u << 0)
+#define UVFIO_DOORBELL_REGION_MAX 8 /* vfio-user's default max_msg_fds */
+#define UVFIO_DOORBELL_MAX 64
+int uvfio_dev_add_doorbell(struct uvfio_dev *dev, unsigned int index,
+			   uint64_t offset, uint32_t size, uint32_t flags,
+			   uint64_t data);
+
 /* The memory behind a UVFIO_REGION_MEM region. */
 void *uvfio_dev_region_mem(struct uvfio_dev *dev, unsigned int index);
 

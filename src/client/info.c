@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Device, region and irq information, and region io fds. */
+/* Device, region and irq information. */
 #include "priv.h"
 
 #include <errno.h>
@@ -9,7 +9,6 @@
 
 #define RI sizeof(struct vfio_region_info)
 #define CAP_HDR sizeof(struct vfio_info_cap_header)
-#define IOFD_ROOM 8u
 
 int cl_device_info_locked(struct uvfio_client *c,
 			  struct uvfio_device_info *info)
@@ -276,47 +275,3 @@ int uvfio_client_irq_info(struct uvfio_client *c, uint32_t index,
 	return r;
 }
 
-/* Entries must all be there unless the server needed more room. */
-static int check_io_fds(const struct uvfio_msg *rep, uint32_t index,
-			uint32_t offered)
-{
-	struct vfio_user_region_io_fds_request q;
-	const uint64_t ent = sizeof(struct vfio_user_sub_region_ioeventfd);
-
-	if (rep->size < sizeof(q))
-		return -EPROTO;
-	memcpy(&q, rep->payload, sizeof(q));
-	if (q.index != index || q.argsz < sizeof(q) || q.count > INT32_MAX)
-		return -EPROTO;
-	if (q.argsz <= offered && q.count * ent > rep->size - sizeof(q))
-		return -EPROTO;
-	if (!q.count && rep->nfds)
-		return -EPROTO;
-	return (int)q.count;
-}
-
-int uvfio_client_region_io_fds(struct uvfio_client *c, uint32_t index)
-{
-	struct vfio_user_region_io_fds_request q = {
-		.argsz = sizeof(q) +
-			 IOFD_ROOM *
-				 sizeof(struct vfio_user_sub_region_ioeventfd),
-		.index = index,
-	};
-	struct iovec iov = { &q, sizeof(q) };
-	struct cl_req rq = { .cmd = VFIO_USER_DEVICE_GET_REGION_IO_FDS,
-			     .iov = &iov,
-			     .iovcnt = 1,
-			     .max_fds = c->ours.max_msg_fds };
-	struct uvfio_msg rep;
-	int r;
-
-	cl_lock(c);
-	r = cl_call(c, &rq, &rep);
-	if (r == 0) {
-		r = check_io_fds(&rep, index, q.argsz);
-		uvfio_msg_release(&rep);
-	}
-	cl_unlock(c);
-	return r;
-}

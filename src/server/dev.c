@@ -100,6 +100,8 @@ void uvfio_dev_destroy(struct uvfio_dev *dev)
 		conn_drop(dev);
 	/* After the client: a running item's in-band DMA has failed. */
 	work_fini(dev);
+	/* Its thread writes to regions: it goes before they do. */
+	doorbell_free(dev);
 	if (dev->listen_fd >= 0) {
 		stop_fd_set(dev, &dev->stop_listen_fd, -1);
 		close(dev->listen_fd);

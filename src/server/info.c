@@ -159,19 +159,14 @@ int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg)
 
 int handle_io_fds(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
-	struct vfio_user_region_io_fds_request in, out;
+	struct vfio_user_region_io_fds_request in;
 
 	if (take_req(msg, &in, sizeof(in)))
 		return -EINVAL;
 	if (in.argsz < sizeof(in) || in.flags || in.count ||
 	    in.index >= dev->nregions)
 		return -EINVAL;
-	/* No ioeventfds are offered yet: a valid, empty list. */
-	out = (struct vfio_user_region_io_fds_request){
-		.argsz = sizeof(out),
-		.index = in.index,
-	};
-	return reply(dev, &msg->hdr, &out, sizeof(out), NULL, 0) ?: 1;
+	return doorbell_reply(dev, msg, &in);
 }
 
 int handle_irq_info(struct uvfio_dev *dev, struct uvfio_msg *msg)

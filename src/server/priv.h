@@ -34,6 +34,7 @@ struct region {
 /* Interrupts: see irq.h. */
 struct irq_vec;
 struct irq_watch;
+struct doorbells;
 
 struct irq_index {
 	struct uvfio_dev *dev;
@@ -125,6 +126,7 @@ struct uvfio_dev {
 	struct irq_index irqs[VFIO_PCI_NUM_IRQS];
 	atomic_int irq_mode;            /* enabled INTx/MSI/MSI-X + 1; 0 */
 	struct irq_watch *irq_watch;    /* INTx unmask eventfd, or NULL */
+	struct doorbells *doorbells;    /* doorbell.c, or NULL */
 
 	int listen_fd;
 	char *path;
@@ -207,6 +209,10 @@ int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_device_info(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_region_info(struct uvfio_dev *dev, struct uvfio_msg *msg);
 int handle_io_fds(struct uvfio_dev *dev, struct uvfio_msg *msg);
+/* doorbell.c: GET_REGION_IO_FDS's reply for a checked request. */
+int doorbell_reply(struct uvfio_dev *dev, struct uvfio_msg *msg,
+		   const struct vfio_user_region_io_fds_request *in);
+void doorbell_free(struct uvfio_dev *dev);
 int handle_irq_info(struct uvfio_dev *dev, struct uvfio_msg *msg);
 
 /* region.c */

@@ -32,6 +32,7 @@ void evil_add_version_tests(struct evil_suite *s);
 void evil_add_reply_tests(struct evil_suite *s);
 void evil_add_region_tests(struct evil_suite *s);
 void evil_add_dma_tests(struct evil_suite *s);
+void evil_add_iofd_tests(struct evil_suite *s);
 
 static inline struct evil_env *evil_env(void **state)
 {

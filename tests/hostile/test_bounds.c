@@ -174,11 +174,41 @@ static void test_info_bounds(void **state)
 	ii.index = UINT32_MAX;
 	hs_expect_err(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &ii, sizeof(ii),
 		      EINVAL);
-	/* IO_FDS: flags are reserved. */
+	/* IO_FDS: flags are reserved, count is the reply's. */
 	io.index = 0;
 	io.flags = 1;
 	hs_expect_err(c, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &io, sizeof(io),
 		      EINVAL);
+	io.flags = 0;
+	io.count = 1;
+	hs_expect_err(c, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &io, sizeof(io),
+		      EINVAL);
+	io.count = 0;
+	io.argsz = sizeof(io) - 1;
+	hs_expect_err(c, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &io, sizeof(io),
+		      EINVAL);
+	hs_expect_err(c, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &io,
+		      sizeof(io) - 4, EINVAL);
+	/*
+	 * No room for BAR0's six doorbells (one short of it, or none): the
+	 * size it takes, the count, and no entries or fds.
+	 */
+	for (uint32_t room = 0; room < 2; room++) {
+		struct hs_reply r;
+		struct vfio_user_region_io_fds_request got;
+		const uint32_t need = sizeof(io) + 6 * 40;
+
+		io.argsz = room ? need - 1 : sizeof(io);
+		hs_expect_ok(c, VFIO_USER_DEVICE_GET_REGION_IO_FDS, &io,
+			     sizeof(io), &r);
+		assert_int_equal(r.size, sizeof(got));
+		memcpy(&got, r.data, sizeof(got));
+		assert_int_equal(got.argsz, need);
+		assert_int_equal(got.count, 6);
+		assert_int_equal(got.index, 0);
+		assert_int_equal(r.nfds, 0);
+		hs_reply_free(&r);
+	}
 }
 
 static void set_irqs_err(struct hs_conn *c, uint32_t flags, uint32_t index,

@@ -48,6 +48,7 @@ int main(void)
 	evil_add_reply_tests(&s);
 	evil_add_region_tests(&s);
 	evil_add_dma_tests(&s);
+	evil_add_iofd_tests(&s);
 	r = _cmocka_run_group_tests("evil_server", s.t, s.n, NULL, NULL);
 	for (size_t i = 0; i < s.n; i++)
 		free(s.names[i]);
