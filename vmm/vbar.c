@@ -9,7 +9,8 @@
  * are kept out of the slots: they must trap, for the client's emulation.
  *
  * BARs smaller than a page are given a page of their own so that they
- * can still be a memory slot.  I/O BARs are described to the guest but
+ * can still be a memory slot.  The device's doorbells in a live BAR are
+ * KVM ioeventfds (doorbell.c).  I/O BARs are described to the guest but
  * never decode (the VMM has no I/O window).
  */
 #include <errno.h>
@@ -166,6 +167,7 @@ static int probe_one(struct vdev *vd, unsigned int i)
 		vd->bars[i + 1].upper = true;
 	if (!b->io && (r->flags & VFIO_REGION_INFO_FLAG_MMAP))
 		probe_maps(b, r);
+	vdoor_probe(b);
 	return 0;
 }
 
@@ -247,6 +249,7 @@ static void unmap(struct vbar *b)
 			vm_slot_unmap(vm, b->maps[k].slot);
 		b->maps[k].slot = -1;
 	}
+	vdoor_unbind(b);
 	if (b->mmio.live)
 		mmio_del(&vm->mmio, &b->mmio);
 	b->live = false;
@@ -289,6 +292,7 @@ static void map(struct vbar *b)
 				 (unsigned long long)b->addr, strerror(-ret));
 		m->slot = ret < 0 ? -1 : ret;
 	}
+	vdoor_bind(b, b->addr);
 	b->live = true;
 	b->live_addr = b->addr;
 }

@@ -103,6 +103,7 @@ static int recover(struct vdev *vd, unsigned int gen)
 		if (ret) {
 			fail(vd, ret);
 		} else {
+			vdoor_renew(vd);
 			vd->gen++;
 			vmm_info(vd->vm, "device %u (%s) reconnected",
 				 vd->index, vd->socket);
@@ -382,6 +383,7 @@ struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 	vd->index = index;
 	pthread_mutex_init(&vd->lock, NULL);
 	pthread_rwlock_init(&vd->conn, NULL);
+	pthread_mutex_init(&vd->db_lock, NULL);
 	vd->c = uvfio_client_connect(socket, &copts);
 	if (!vd->c) {
 		ret = -errno;
@@ -423,10 +425,12 @@ void vdev_close(struct vdev *vd)
 	pthread_mutex_lock(&vd->lock);
 	vbar_release(vd);
 	pthread_mutex_unlock(&vd->lock);
+	vdoor_release(vd);
 	if (vd->c)
 		uvfio_client_close(vd->c);
 	pthread_mutex_destroy(&vd->lock);
 	pthread_rwlock_destroy(&vd->conn);
+	pthread_mutex_destroy(&vd->db_lock);
 	free(vd);
 }
 

@@ -12,6 +12,7 @@
 #include "vmm.h"
 
 #define VBAR_MAX_MAPS (UVFIO_CLIENT_MAX_AREAS * 3)
+#define VBAR_MAX_DOORBELLS 16
 
 /* A piece of a BAR that the guest reaches through a KVM memory slot. */
 struct vmap {
@@ -36,6 +37,12 @@ struct vbar {
 	struct vmap maps[VBAR_MAX_MAPS];
 	unsigned int nr_maps;
 	uint64_t exits; /* trapped accesses (atomic) */
+	/* Doorbells (doorbell.c), under vd->db_lock. */
+	struct uvfio_doorbell db[VBAR_MAX_DOORBELLS];
+	unsigned int nr_db;
+	bool db_bound[VBAR_MAX_DOORBELLS]; /* KVM_IOEVENTFD took it */
+	bool db_live; /* bound at db_addr */
+	uint64_t db_addr;
 };
 
 /* Where the MSI-X table or PBA sits: kept out of memory slots. */
@@ -57,6 +64,7 @@ struct vdev {
 	 * and reads as all ones, as a surprise-removed device.
 	 */
 	pthread_rwlock_t conn;
+	pthread_mutex_t db_lock; /* the BARs' doorbells: doorbell.c */
 	unsigned int gen;
 	bool failed;
 	bool opened; /* until then a lost device fails the open */
@@ -91,5 +99,13 @@ void vbar_reg_write(struct vdev *vd, unsigned int i, uint32_t val);
 void vbar_update_all(struct vdev *vd);
 void vbar_release(struct vdev *vd);
 void vbar_print(const struct vdev *vd);
+
+/* doorbell.c: KVM_IOEVENTFD for the device's doorbells in a BAR. */
+void vdoor_probe(struct vbar *b);
+void vdoor_bind(struct vbar *b, uint64_t addr);
+void vdoor_unbind(struct vbar *b);
+/* After a reconnect: the new device's eventfds in place of the old. */
+void vdoor_renew(struct vdev *vd);
+void vdoor_release(struct vdev *vd);
 
 #endif

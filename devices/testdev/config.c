@@ -74,18 +74,6 @@ static int add_bars(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
 	ret = uvfio_dev_add_region(dev, VFIO_PCI_BAR0_REGION_INDEX, &rd);
 	if (ret < 0)
 		return ret;
-	/*
-	 * Each command is a doorbell: a VMM that binds them has a guest's
-	 * command write wake us through KVM, with no round trip through it.
-	 */
-	for (uint32_t cmd = TESTDEV_CMD_RAISE_INTX; cmd <= TESTDEV_CMD_COPY;
-	     cmd <<= 1) {
-		ret = uvfio_dev_add_doorbell(dev, VFIO_PCI_BAR0_REGION_INDEX,
-					     TESTDEV_REG_COMMAND, 4,
-					     UVFIO_DOORBELL_DATAMATCH, cmd);
-		if (ret < 0)
-			return ret;
-	}
 
 	for (i = 1; i < UVFIO_PCI_NUM_BARS; i++) {
 		memset(&rd, 0, sizeof(rd));
@@ -113,6 +101,28 @@ static int set_irqs(struct uvfio_dev *dev)
 
 	for (i = 0; i < VFIO_PCI_NUM_IRQS; i++) {
 		ret = uvfio_dev_set_irq_count(dev, i, count[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Each command a doorbell: a VMM that binds them has a guest's command
+ * write wake us through KVM, with no round trip through it.  Opt-in: a
+ * doorbell is a posted write, with no order against the accesses that
+ * follow it (a STATUS read may come first, and a raise lands after the
+ * write returned), where the trapped write is done when it returns.
+ */
+int testdev_add_doorbells(struct uvfio_dev *dev)
+{
+	for (uint32_t cmd = TESTDEV_CMD_RAISE_INTX; cmd <= TESTDEV_CMD_COPY;
+	     cmd <<= 1) {
+		int ret = uvfio_dev_add_doorbell(dev,
+						 VFIO_PCI_BAR0_REGION_INDEX,
+						 TESTDEV_REG_COMMAND, 4,
+						 UVFIO_DOORBELL_DATAMATCH, cmd);
+
 		if (ret < 0)
 			return ret;
 	}

@@ -31,6 +31,7 @@ struct args {
 	bool worker;
 	bool no_twin;
 	bool once;
+	bool doorbells;
 	bool allow_unsealed;
 	enum uvfio_dma_layout layout;
 	uint64_t dma_limit;
@@ -55,6 +56,10 @@ static void usage(FILE *f)
 		"                     (default: library work after the doorbell\n"
 		"                     write is answered)\n"
 		"  --no-twin          refuse twin-socket mode\n"
+		"  --doorbells        offer each command as a doorbell (an\n"
+		"                     eventfd a VMM binds with KVM_IOEVENTFD);\n"
+		"                     the write is then posted, unordered with\n"
+		"                     what follows it\n"
 		"  --dma-limit BYTES  cap on mapped DMA bytes (k/m/g suffix)\n"
 		"  --allow-unsealed-dma\n"
 		"                     accept DMA files that cannot be sealed\n"
@@ -122,6 +127,7 @@ enum {
 	OPT_FD = 256,
 	OPT_WORKER,
 	OPT_NO_TWIN,
+	OPT_DOORBELLS,
 	OPT_DMA_LIMIT,
 	OPT_ONCE,
 	OPT_UNSEALED,
@@ -153,6 +159,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ "worker", no_argument, NULL, OPT_WORKER },
 		{ "no-twin", no_argument, NULL, OPT_NO_TWIN },
+		{ "doorbells", no_argument, NULL, OPT_DOORBELLS },
 		{ "dma-limit", required_argument, NULL, OPT_DMA_LIMIT },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "allow-unsealed-dma", no_argument, NULL, OPT_UNSEALED },
@@ -180,6 +187,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_NO_TWIN:
 			a->no_twin = true;
+			break;
+		case OPT_DOORBELLS:
+			a->doorbells = true;
 			break;
 		case OPT_DMA_LIMIT:
 			if (parse_size(optarg, &a->dma_limit)) {
@@ -318,6 +328,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ret = testdev_setup(td, dev);
+	if (!ret && a.doorbells)
+		ret = testdev_add_doorbells(dev);
 	if (ret < 0)
 		fprintf(stderr, PROG ": setup: %s\n", strerror(-ret));
 	else

@@ -37,6 +37,8 @@ void testdev_stop(struct testdev *td);
 
 /* config.c: IDs, capabilities, BARs and irq counts. */
 void testdev_ids(struct uvfio_pci_ids *ids);
+/* A doorbell per command on BAR0's COMMAND register (--doorbells). */
+int testdev_add_doorbells(struct uvfio_dev *dev);
 int testdev_describe(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
 		     void *priv);
 

@@ -270,6 +270,15 @@ static void test_set_irqs_bounds(void **state)
 	hs_expect_ok(c, VFIO_USER_DEVICE_SET_IRQS, &s, sizeof(s), NULL);
 }
 
+/* testdev with its doorbells, so that IO_FDS has entries to refuse. */
+static int group_setup(void **state)
+{
+	static const char *const args[] = { "--doorbells", NULL };
+
+	*state = hs_start(args);
+	return *state ? 0 : -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,5 +291,5 @@ int main(void)
 	};
 
 	return cmocka_run_group_tests_name("hostile_bounds", tests,
-					   hs_group_setup, hs_group_teardown);
+					   group_setup, hs_group_teardown);
 }

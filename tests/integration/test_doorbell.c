@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Doorbells (GET_REGION_IO_FDS) against uvfio-testdev, whose BAR0
- * COMMAND register is a doorbell per command (datamatch): the client
+ * Doorbells (GET_REGION_IO_FDS) against uvfio-testdev --doorbells, whose
+ * BAR0 COMMAND register is a doorbell per command (datamatch): the client
  * gets the eventfds, and a signal on one (what KVM does on a guest's
  * matching write) runs the command as the REGION_WRITE would.  Also: a
  * region without doorbells, a short reply buffer, the device's fds
@@ -100,7 +100,9 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (!f || testdev_start(&f->dev, NULL))
+	static const char *const args[] = { "--doorbells", NULL };
+
+	if (!f || testdev_start(&f->dev, args))
 		return -1;
 	f->c = uvfio_client_connect(f->dev.sock, NULL);
 	if (!f->c)
@@ -230,6 +232,18 @@ static void test_device_fds(void **state)
 	struct fx *f = *state;
 	int base;
 
+	/* Without --doorbells, none. */
+	{
+		struct testdev_proc plain;
+		struct uvfio_client *c;
+
+		assert_int_equal(testdev_start(&plain, NULL), 0);
+		c = uvfio_client_connect(plain.sock, NULL);
+		assert_non_null(c);
+		assert_int_equal(uvfio_client_region_io_fds(c, 0), 0);
+		uvfio_client_close(c);
+		assert_int_equal(testdev_stop(&plain), 0);
+	}
 	f->n = uvfio_client_region_doorbells(f->c, TESTDEV_REG_BAR, f->db,
 					     NCMD);
 	assert_int_equal(f->n, NCMD);

@@ -8,7 +8,8 @@
  * and DMA into guest RAM and an MSI-X message work as before, with the
  * command register the guest wrote.  A device that does not come back
  * fails: it reads as all ones, its mapped BAR pages too, and the VM runs
- * on.  The guest test of the same under KVM is for a machine with
+ * on.  The device's doorbells are the VMM's to bind (KVM_IOEVENTFD):
+ * here the test signals them as KVM would.  The guest test of the same under KVM is for a machine with
  * /dev/kvm.
  */
 #include <errno.h>
@@ -35,6 +36,9 @@
 #define XFER 8192u
 #define MSI_ADDR 0xfee00000u
 #define MSI_DATA 0x41u
+
+/* testdev's commands as doorbells, which the VMM holds. */
+static const char *const db_args[] = { "--doorbells", NULL };
 
 struct fx {
 	struct testdev_proc dev;
@@ -172,7 +176,7 @@ static int setup(void **state)
 	f->cfg.ram_size = RAM_MIN;
 	f->cfg.nr_cpus = 1;
 	f->cfg.reconnect_ms = WAIT_MS;
-	if (testdev_start(&f->dev, NULL) ||
+	if (testdev_start(&f->dev, db_args) ||
 	    vm_init_bare(&f->vm, &f->cfg, deliver, f))
 		return -1;
 	f->vd = vdev_open(&f->vm, f->dev.sock, 0);
@@ -204,7 +208,7 @@ static void test_vmm_restart(void **state)
 	device_reads(f);
 
 	assert_int_equal(testdev_kill(&f->dev), 0);
-	assert_int_equal(testdev_spawn(&f->dev, NULL), 0);
+	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
 	/* The next guest access finds the device gone, and back. */
 	wr(f, TESTDEV_REG_MAGIC, 0x600dcafe);
 	assert_int_equal(rd(f, TESTDEV_REG_MAGIC), 0x600dcafe);
@@ -218,10 +222,62 @@ static void test_vmm_restart(void **state)
 	device_reads(f);
 	/* Restarted while idle: a config access finds it back too. */
 	assert_int_equal(testdev_kill(&f->dev), 0);
-	assert_int_equal(testdev_spawn(&f->dev, NULL), 0);
+	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
 	assert_int_equal(cfg_rd(f, PCI_DEVICE_ID, 2), TESTDEV_DEVICE_ID);
 	assert_int_equal(f->vd->gen, 2);
 	device_reads(f);
+}
+
+/* What KVM does on the guest's write of cmd to COMMAND. */
+static void ring(struct fx *f, uint32_t cmd)
+{
+	const struct vbar *b = &f->vd->bars[TESTDEV_REG_BAR];
+	uint64_t one = 1;
+
+	for (unsigned int i = 0; i < b->nr_db; i++) {
+		if (b->db[i].offset == TESTDEV_REG_COMMAND &&
+		    b->db[i].datamatch == cmd) {
+			assert_int_equal(write(b->db[i].fd, &one, sizeof(one)),
+					 sizeof(one));
+			return;
+		}
+	}
+	fail_msg("no doorbell for command %#x", cmd);
+}
+
+/*
+ * The VMM holds the device's doorbells (bound with KVM_IOEVENTFD when
+ * there is KVM); after a restart it holds the new device's, and a
+ * doorbell rung while the device was away rings the new one.
+ */
+static void test_vmm_doorbells(void **state)
+{
+	struct fx *f = *state;
+	const struct vbar *b = &f->vd->bars[TESTDEV_REG_BAR];
+	uint32_t done = TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL;
+	int64_t end;
+
+	assert_int_equal(b->nr_db, 6);
+	assert_true(b->db_live);
+	guest_setup(f);
+	wr(f, TESTDEV_REG_IRQ_NUMBER, 1);
+	ring(f, TESTDEV_CMD_RAISE_MSIX);
+	wait_msi(f, 1);
+
+	assert_int_equal(testdev_kill(&f->dev), 0);
+	ring(f, TESTDEV_CMD_READ);
+	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
+	/* A fresh device: STATUS 0 until the carried READ has run. */
+	end = now_ms() + WAIT_MS;
+	while (!(rd(f, TESTDEV_REG_STATUS) & done) && now_ms() < end)
+		usleep(500);
+	assert_true(rd(f, TESTDEV_REG_STATUS) & done);
+	assert_int_equal(f->vd->gen, 1);
+	assert_int_equal(b->nr_db, 6);
+	/* The new device's doorbells work, with the MSI-X wiring kept. */
+	wr(f, TESTDEV_REG_IRQ_NUMBER, 1);
+	ring(f, TESTDEV_CMD_RAISE_MSIX);
+	wait_msi(f, 2);
 }
 
 static void test_vmm_failed(void **state)
@@ -255,7 +311,7 @@ static void test_vmm_failed(void **state)
 		for (uint64_t i = 0; i < b5->maps[k].size; i += 4096)
 			assert_int_equal(b5->maps[k].hva[i], 0xff);
 	/* Coming back later changes nothing: failed is for good. */
-	assert_int_equal(testdev_spawn(&f->dev, NULL), 0);
+	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
 	assert_int_equal(cfg_rd(f, PCI_VENDOR_ID, 2), 0xffff);
 	assert_int_equal(__atomic_load_n(&f->msis, __ATOMIC_SEQ_CST), 1);
 }
@@ -267,20 +323,22 @@ static void test_vmm_fds(void **state)
 
 	guest_setup(f);
 	assert_int_equal(testdev_kill(&f->dev), 0);
-	assert_int_equal(testdev_spawn(&f->dev, NULL), 0);
+	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
 	device_reads(f);
 	vm_destroy(&f->vm);
 	testdev_stop(&f->dev);
 	assert_int_equal(proc_fd_count(getpid()), f->base_fds);
 	/* teardown's turn: a VM with nothing in it, and no device. */
 	assert_int_equal(vm_init_bare(&f->vm, &f->cfg, deliver, f), 0);
-	assert_int_equal(testdev_start(&f->dev, NULL), 0);
+	assert_int_equal(testdev_start(&f->dev, db_args), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_vmm_restart, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vmm_doorbells, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_vmm_failed, setup,
 						teardown),
