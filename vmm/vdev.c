@@ -370,8 +370,9 @@ static int attach_irqs(struct vdev *vd)
 struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 {
 	/* Keeps what a reconnect to a restarted device gives it again. */
-	const struct uvfio_client_opts copts = { .flags =
-							 UVFIO_CLIENT_RECONNECT };
+	const struct uvfio_client_opts copts = {
+		.flags = UVFIO_CLIENT_RECONNECT,
+	};
 	struct vdev *vd;
 	int ret;
 
