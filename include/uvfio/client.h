@@ -369,6 +369,23 @@ int uvfio_client_irq_attach(struct uvfio_client *c,
 /* Disables MSI, MSI-X and INTx at the device and releases the routes. */
 void uvfio_client_irq_detach(struct uvfio_client *c);
 
+/*
+ * Migration of the emulation: its guest-visible state (MSI and MSI-X
+ * registers, the MSI-X table, pending bits) as an opaque, versioned
+ * blob.  save returns the bytes written, or with buf NULL the size it
+ * needs (-ENOSPC when len is short).  load goes onto a freshly attached
+ * client of the same kind of device (-EINVAL for another layout or a
+ * damaged blob, -EBUSY once MSI or MSI-X is on): it replays the state as
+ * the guest would write it, so routes are made on this client's router,
+ * the device gets its eventfds, and a vector that was pending while
+ * masked is pending here.  After a failed load, detach and attach again
+ * before another try.  INTx is not in it: it is the VMM's wiring and the
+ * device's line.
+ */
+ssize_t uvfio_client_irq_save(struct uvfio_client *c, void *buf, size_t len);
+int uvfio_client_irq_load(struct uvfio_client *c, const void *buf,
+			  size_t len);
+
 /* Guest config space access; off + len within the config region. */
 int uvfio_client_cfg_read(struct uvfio_client *c, uint32_t off, void *buf,
 			  size_t len);

@@ -153,12 +153,20 @@ int uvfio_client_cfg_write(struct uvfio_client *c, uint32_t off,
 	if (!buf || !in_bounds(off, len, e->cfg_size))
 		return -EINVAL;
 	pthread_mutex_lock(&e->lock);
-	r = cl_msi_write(e, off, buf, len);
+	r = cl_cfg_write_locked(e, off, buf, len);
+	pthread_mutex_unlock(&e->lock);
+	return r;
+}
+
+int cl_cfg_write_locked(struct cl_irqemu *e, uint32_t off, const void *buf,
+			size_t len)
+{
+	int r = cl_msi_write(e, off, buf, len);
+
 	if (!r)
 		r = cl_msix_cap_write(e, off, buf, len);
 	if (!r)
-		r = uvfio_client_region_write(c, CFG, off, buf, len, 0);
-	pthread_mutex_unlock(&e->lock);
+		r = uvfio_client_region_write(e->c, CFG, off, buf, len, 0);
 	return r;
 }
 

@@ -100,6 +100,10 @@ struct cl_irqemu {
 	struct cl_intx intx;
 };
 
+/* irqemu.c: a config write as the guest's, under e->lock. */
+int cl_cfg_write_locked(struct cl_irqemu *e, uint32_t off, const void *buf,
+			size_t len);
+
 /* irqcap.c: decoding, no side effects. */
 int cl_msi_decode(uint16_t flags, struct cl_msi_layout *l);
 void cl_msi_wmask(const struct cl_msi_layout *l, uint8_t *wmask);
