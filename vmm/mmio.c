@@ -4,7 +4,9 @@
  * each with a handler.  Ranges move when the guest reprograms a BAR, so
  * the list is under a rwlock; a handler runs with the read side held,
  * which keeps its range (and opaque) alive for the duration.  Handlers
- * must not add or remove ranges.
+ * must not add or remove ranges, except those of fixed ranges (ECAM,
+ * whose writes move BARs): they stay for the VM's life and run with the
+ * lock dropped.
  */
 #include <errno.h>
 
@@ -81,6 +83,14 @@ int mmio_dispatch(struct mmio_bus *bus, uint64_t gpa, void *data, uint32_t len,
 		/* Straddling the end: as if nothing decoded it. */
 		if (len > r->size - (gpa - r->base))
 			break;
+		if (r->fixed) {
+			mmio_fn fn = r->fn;
+			void *opaque = r->opaque;
+
+			pthread_rwlock_unlock(&bus->lock);
+			ret = fn(opaque, gpa - r->base, data, len, write);
+			return ret < 0 ? ret : 1;
+		}
 		ret = r->fn(r->opaque, gpa - r->base, data, len, write);
 		ret = ret < 0 ? ret : 1;
 		break;

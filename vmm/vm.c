@@ -132,9 +132,15 @@ static int vm_init_common(struct vm *vm, const struct vm_config *cfg)
 	return 0;
 }
 
-static int vm_init_ram(struct vm *vm)
+static int vm_init_board(struct vm *vm)
 {
-	int ret = ram_init(vm, vm->cfg->ram_size);
+	int ret = pcihost_ecam_init(vm);
+
+	if (ret) {
+		vmm_err("ECAM: %s", strerror(-ret));
+		return ret;
+	}
+	ret = ram_init(vm, vm->cfg->ram_size);
 
 	if (ret)
 		vmm_err("guest RAM of %llu bytes: %s",
@@ -153,7 +159,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg)
 		ret = create_vm(vm);
 	if (ret)
 		return ret;
-	return vm_init_ram(vm);
+	return vm_init_board(vm);
 }
 
 int vm_init_bare(struct vm *vm, const struct vm_config *cfg,
@@ -167,7 +173,7 @@ int vm_init_bare(struct vm *vm, const struct vm_config *cfg,
 	vm->router = uvfio_irq_router_new_user(fn, opaque, 0);
 	if (!vm->router)
 		return -errno;
-	return vm_init_ram(vm);
+	return vm_init_board(vm);
 }
 
 void vm_destroy(struct vm *vm)

@@ -11,6 +11,7 @@
  *   0x0010_0000  guest ELF segments, up to the stacks
  *   RAM end      per-vCPU stacks, 64 KiB each, vCPU 0 at the top
  *   0xc000_0000  PCI memory window, BARs assigned here (vdev.c)
+ *   0xfe00_0000  ECAM: bus 0's configuration spaces, 1 MiB (pcihost.c)
  *   0xfec0_0000  IOAPIC, 0xfee0_0000 LAPIC (in-kernel irqchip)
  *   0xfeff_c000  KVM identity map page and TSS pages (vm.c)
  *
@@ -20,7 +21,7 @@
  *
  * Ports: 0xe9 console (bytes out), 0xf4 exit (value out becomes the
  * VMM's exit status), 0xf8/0xfc statistics (see stats.c), 0xcf8/0xcfc
- * PCI configuration mechanism #1.
+ * PCI configuration mechanism #1 (and ECAM at PCI_ECAM_BASE).
  *
  * Interrupts: the in-kernel irqchip (LAPIC, IOAPIC, PIC).  MSI and MSI-X
  * go through the router's KVM MSI routes; a device's INTx pin is wired
@@ -58,7 +59,9 @@
 #define GUEST_STACK_SIZE 0x10000ull
 
 #define PCI_MMIO_BASE 0xc0000000ull
-#define PCI_MMIO_END 0xfec00000ull
+#define PCI_ECAM_BASE 0xfe000000ull
+#define PCI_ECAM_SIZE (1ull << 20) /* bus 0: 32 devices x 8 functions */
+#define PCI_MMIO_END PCI_ECAM_BASE
 #define KVM_IDMAP_GPA 0xfeffc000ull
 #define KVM_TSS_GPA 0xfeffd000ull
 
@@ -119,6 +122,7 @@ struct mmio_range {
 	void *opaque;
 	struct mmio_range *next;
 	bool live;
+	bool fixed; /* never removed while vCPUs run (see mmio.c) */
 };
 struct mmio_bus {
 	pthread_rwlock_t lock;
@@ -138,8 +142,11 @@ int mmio_dispatch(struct mmio_bus *bus, uint64_t gpa, void *data, uint32_t len,
 struct pci_host {
 	pthread_mutex_t lock;
 	uint32_t addr; /* last dword written to 0xcf8 */
+	struct mmio_range ecam;
 };
 void pcihost_init(struct pci_host *h);
+/* Puts ECAM on the VM's MMIO bus. */
+int pcihost_ecam_init(struct vm *vm);
 void pcihost_destroy(struct pci_host *h);
 int pcihost_io(struct vm *vm, uint16_t port, void *data, uint32_t len,
 	       bool write);

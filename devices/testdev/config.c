@@ -10,10 +10,6 @@
 #include "regs.h"
 #include "testdev.h"
 
-#define TESTDEV_SERIAL 0x7576666900b50001ull /* "uvfi", b500, 1 */
-#define TESTDEV_VSEC_ID 0x0001
-#define TESTDEV_VSEC_REV 1
-
 void testdev_ids(struct uvfio_pci_ids *ids)
 {
 	memset(ids, 0, sizeof(*ids));

@@ -13,6 +13,11 @@
 #define TESTDEV_DEVICE_ID 0xb500u
 #define TESTDEV_CLASS 0xff0000u         /* unclassified */
 
+/* PCIe extended capabilities: Device Serial Number, then a VSEC. */
+#define TESTDEV_SERIAL 0x7576666900b50001ull /* "uvfi", b500, 1 */
+#define TESTDEV_VSEC_ID 0x0001
+#define TESTDEV_VSEC_REV 1
+
 /* BAR0 holds the registers and the MSI-X structures; 1..5 are memory. */
 #define TESTDEV_REG_BAR 0
 #define TESTDEV_BAR0_SIZE 0x10000u
