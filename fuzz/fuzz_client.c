@@ -194,6 +194,13 @@ static void session(struct uvfio_client *c)
 		(void)uvfio_client_region_info(c, i, &r);
 	for (uint32_t i = 0; i < 5; i++)
 		(void)uvfio_client_irq_info(c, i, &irq);
+	{
+		struct uvfio_doorbell db[4];
+		int n = uvfio_client_region_doorbells(c, 0, db, 4);
+
+		for (int i = 0; i < n && i < 4; i++)
+			close(db[i].fd);
+	}
 	(void)uvfio_client_region_read(c, 0, 0, buf, 4);
 	(void)uvfio_client_region_read(c, 7, 0, buf, sizeof(buf));
 	(void)uvfio_client_region_write(c, 0, 8, buf, 4, 0);

@@ -95,7 +95,9 @@ static void setup(void)
 	    uvfio_dev_set_irq_count(dev, 1, 4) ||
 	    uvfio_dev_set_irq_count(dev, 2, 8) ||
 	    uvfio_dev_set_irq_count(dev, 3, 1) ||
-	    uvfio_dev_set_irq_count(dev, 4, 1))
+	    uvfio_dev_set_irq_count(dev, 4, 1) ||
+	    uvfio_dev_add_doorbell(dev, 0, 4, 4, UVFIO_DOORBELL_DATAMATCH, 1) ||
+	    uvfio_dev_add_doorbell(dev, 0, 8, 2, 0, 0))
 		abort();
 }
 
