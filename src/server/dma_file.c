@@ -85,11 +85,14 @@ static int grow(struct dma_files *f)
  * hugetlbfs (QEMU maps guest RAM windows such as [0xc0000, 512 MiB) of a
  * file there), the page size elsewhere.
  */
-static uint64_t file_align(int fd)
+static uint64_t file_align(int fd, const struct stat *st)
 {
 	struct statfs sf;
 	long pg = sysconf(_SC_PAGESIZE);
 
+	/* hugetlbfs gives its page size as the block size: else no call. */
+	if (st->st_blksize <= pg)
+		return (uint64_t)pg;
 	if (!fstatfs(fd, &sf) && sf.f_type == HUGETLBFS_MAGIC &&
 	    sf.f_bsize > pg && !(sf.f_bsize & (sf.f_bsize - 1)))
 		return (uint64_t)sf.f_bsize;
@@ -132,6 +135,7 @@ static int file_new(struct uvfio_dev *dev, int fd, const struct stat *st,
 	struct dma_file *f;
 	int fl, err;
 
+	/* Read each time: the limit may be lowered while we run. */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
 	    (rlim_t)fd + FD_RESERVE >= rl.rlim_cur) {
 		dev_log(dev, EMFILE,
@@ -154,7 +158,7 @@ static int file_new(struct uvfio_dev *dev, int fd, const struct stat *st,
 	f->st_ino = st->st_ino;
 	f->fd = fd;
 	f->writable = (fl & O_ACCMODE) == O_RDWR;
-	f->align = file_align(fd);
+	f->align = file_align(fd, st);
 	*fp = f;
 	return 0;
 }
