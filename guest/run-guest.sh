@@ -17,6 +17,9 @@
 #   --disconnect    kill the device once the guest says READY; the VMM
 #                   must say the device disconnected and then failed,
 #                   and the guest, reading all ones, exit 0
+#   --restart       kill the device once the guest says READY and start
+#                   it again on the same socket; the VMM must reconnect
+#                   and the guest pass
 #   --hostile       broken and hostile ELF files instead of GUEST
 #   --cli           bad command lines
 set -u
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--check-exits) check_exits=1; shift ;;
 	--worker) tdargs="--worker"; shift ;;
 	--disconnect) mode=disconnect; shift ;;
+	--restart) mode=restart; shift ;;
 	--hostile) mode=hostile; shift ;;
 	--cli) mode=cli; shift ;;
 	*) break ;;
@@ -188,6 +192,35 @@ run_disconnect() {
 	echo "PASS"
 }
 
+run_restart() {
+	start_testdev
+	# shellcheck disable=SC2046
+	timeout -k 5 "$TIMEOUT" "$vmm" $(vmm_args) --guest "$guest" \
+		>"$tmp/out" 2>&1 &
+	vmpid=$!
+	i=0
+	until grep -q '^READY' "$tmp/out"; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$vmpid" 2>/dev/null; then
+			cat "$tmp/out"
+			fail "the guest never became ready"
+		fi
+		sleep 0.1
+	done
+	kill -KILL "$tdpid"
+	wait "$tdpid" 2>/dev/null
+	rm -f "$sock"
+	start_testdev
+	wait "$vmpid"
+	status=$?
+	vmpid=
+	cat "$tmp/out"
+	[ "$status" -eq 0 ] || fail "exit status $status, want 0"
+	grep -q 'reconnected' "$tmp/out" || fail "no word of the reconnect"
+	check_needs "$tmp/out"
+	echo "PASS"
+}
+
 # patch OFF BYTES: a copy of the guest with BYTES (printf octal escapes,
 # little endian) written at OFF.
 patch() {
@@ -284,6 +317,7 @@ run_cli() {
 case $mode in
 run) run_one ;;
 disconnect) run_disconnect ;;
+restart) run_restart ;;
 hostile) run_hostile ;;
 cli) run_cli ;;
 esac

@@ -9,8 +9,8 @@
  * command register the guest wrote.  A device that does not come back
  * fails: it reads as all ones, its mapped BAR pages too, and the VM runs
  * on.  The device's doorbells are the VMM's to bind (KVM_IOEVENTFD):
- * here the test signals them as KVM would.  The guest test of the same
- * under KVM is for a machine with /dev/kvm.
+ * here the test signals them as KVM would.  guest_restart and
+ * guest_disconnect do the same from inside a KVM guest.
  */
 #include <errno.h>
 #include <setjmp.h>
