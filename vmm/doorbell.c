@@ -81,9 +81,10 @@ static void probe_locked(struct vbar *b)
 		return;
 	n = uvfio_client_region_doorbells(b->vd->c, b->index, b->db,
 					  VBAR_MAX_DOORBELLS);
+	/* Many devices have none, or do not know the request: no error. */
 	if (n < 0)
-		vmm_err("device %u BAR%u: doorbells: %s; writes trap",
-			b->vd->index, b->index, strerror(-n));
+		vmm_info(b->vd->vm, "device %u BAR%u: no doorbells (%s)",
+			 b->vd->index, b->index, strerror(-n));
 	/* Ones past what we hold trap, which is as correct, if slower. */
 	b->nr_db = n < 0 ? 0 :
 		   n > VBAR_MAX_DOORBELLS ? VBAR_MAX_DOORBELLS :
