@@ -275,7 +275,7 @@ int uvfio_dev_process(struct uvfio_dev *dev)
 {
 	int n = 0, r;
 
-	dev->dispatcher = pthread_self();
+	dev_set_dispatcher(dev);
 	if (!dev->connected) {
 		if (dev->listen_fd < 0)
 			return -ENOTCONN;
@@ -310,7 +310,7 @@ int uvfio_dev_run(struct uvfio_dev *dev, bool once)
 {
 	bool served = false;
 
-	dev->dispatcher = pthread_self();
+	dev_set_dispatcher(dev);
 	while (!atomic_load(&dev->stop)) {
 		int r;
 

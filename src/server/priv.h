@@ -137,6 +137,7 @@ struct uvfio_dev {
 	struct uvfio_chan chan;
 	/* Whole messages on chan: replies, and requests of any thread. */
 	pthread_mutex_t send_lock;
+	/* Other threads compare it with themselves: dev_dispatcher(). */
 	pthread_t dispatcher;
 	bool in_handler;                /* the dispatcher, inside a handler */
 	bool work_held;                 /* it queued work: release after reply */
@@ -265,6 +266,23 @@ void s2c_fini(struct uvfio_dev *dev);
 void s2c_open(struct uvfio_dev *dev, bool twin);
 /* The client is gone: fails the request in flight, waits it out. */
 void s2c_close(struct uvfio_dev *dev);
+/*
+ * Whether the calling thread is the dispatcher.  Any thread asks (a
+ * device thread may run before uvfio_dev_run() records itself), so the
+ * field is read and written atomically.
+ */
+static inline bool dev_on_dispatcher(const struct uvfio_dev *dev)
+{
+	return pthread_equal(pthread_self(),
+			     __atomic_load_n(&dev->dispatcher,
+					     __ATOMIC_RELAXED));
+}
+
+static inline void dev_set_dispatcher(struct uvfio_dev *dev)
+{
+	__atomic_store_n(&dev->dispatcher, pthread_self(), __ATOMIC_RELAXED);
+}
+
 /* A reply came on the main socket (dispatcher only). */
 void s2c_route(struct uvfio_dev *dev, const struct uvfio_msg *msg);
 /*

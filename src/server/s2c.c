@@ -190,7 +190,7 @@ int s2c_call(struct uvfio_dev *dev, struct s2c_req *rq,
 	h.msg_size += sizeof(h);
 	pthread_mutex_lock(&dev->s2c_lock);
 	if (dev->s2c_open && !dev->has_twin &&
-	    pthread_equal(pthread_self(), dev->dispatcher)) {
+	    dev_on_dispatcher(dev)) {
 		pthread_mutex_unlock(&dev->s2c_lock);
 		dev_log(dev, EDEADLK,
 			"in-band DMA from the dispatch thread without a twin "

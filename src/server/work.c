@@ -103,7 +103,7 @@ int uvfio_work_queue(struct uvfio_work *w)
 	}
 	w->queued = true;
 	/* in_handler is the dispatcher's own: only it can read it true. */
-	if (pthread_equal(pthread_self(), dev->dispatcher) &&
+	if (dev_on_dispatcher(dev) &&
 	    dev->in_handler) {
 		w->next = q->held;
 		q->held = w;
