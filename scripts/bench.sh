@@ -6,8 +6,8 @@ set -e
 b=${1:-build}
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
-for n in region_rtt irq_user dma_inband dma_scale msix_enable_2048 \
-	migration guest_irq guest_mmio; do
+for n in region_rtt irq_user doorbell dma_inband dma_scale \
+	msix_enable_2048 migration guest_irq guest_mmio; do
 	out=$(mktemp)
 	echo "== $n"
 	rc=0
