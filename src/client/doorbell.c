@@ -6,6 +6,11 @@
  * check: every entry inside the region, every fd index among the fds
  * that came.  Entries of a kind we cannot use (ioregionfd, flags we do
  * not know) are left out, not refused.
+ *
+ * The entry size comes from the reply ((argsz - 16) / count), as the
+ * spec says not to rely on its 40 bytes: libvfio-user sends 48, with a
+ * shadow-memory fd index and offset where the spec has padding, and the
+ * datamatch after them.
  */
 #include "priv.h"
 
@@ -16,16 +21,18 @@
 #include <linux/kvm.h>
 
 #define HDR sizeof(struct vfio_user_region_io_fds_request)
-#define ENT sizeof(struct vfio_user_sub_region_ioeventfd)
-/* Entries asked for at first; a device with more says so, and we ask again. */
-#define FIRST_ROOM 8u
+#define ENT sizeof(struct vfio_user_sub_region_ioeventfd) /* the spec's */
+#define LVU_ENT 48u /* libvfio-user's, datamatch at 40 */
+#define MAX_ENT 256u
+/* Room asked for at first; a device that needs more says so. */
+#define FIRST_ARGSZ (HDR + 8 * LVU_ENT)
 #define MOST (UVFIO_CHAN_MAX_FDS * 4u)
 
-static int ask(struct uvfio_client *c, uint32_t index, uint32_t room,
+static int ask(struct uvfio_client *c, uint32_t index, uint32_t argsz,
 	       struct uvfio_msg *rep)
 {
 	struct vfio_user_region_io_fds_request q = {
-		.argsz = (uint32_t)(HDR + room * ENT),
+		.argsz = argsz,
 		.index = index,
 	};
 	struct iovec iov = { &q, sizeof(q) };
@@ -77,6 +84,7 @@ static int parse(uint32_t index, uint64_t region_size,
 {
 	struct vfio_user_region_io_fds_request h;
 	unsigned int n = 0;
+	uint32_t stride;
 	int r;
 
 	if (rep->size < HDR)
@@ -86,14 +94,21 @@ static int parse(uint32_t index, uint64_t region_size,
 		return -EPROTO;
 	if (h.argsz > offered) /* room for none: it says how much it needs */
 		return rep->nfds ? -EPROTO : -ENOBUFS;
-	if (h.count > (rep->size - HDR) / ENT || (!h.count && rep->nfds))
+	if (!h.count)
+		return rep->nfds ? -EPROTO : 0;
+	stride = (h.argsz - HDR) / h.count;
+	if (stride < ENT || stride > MAX_ENT ||
+	    h.count > (rep->size - HDR) / stride)
 		return -EPROTO;
 	for (uint32_t i = 0; i < h.count; i++) {
+		const uint8_t *p = (const uint8_t *)rep->payload + HDR +
+				   (size_t)i * stride;
 		struct vfio_user_sub_region_ioeventfd e;
 		bool fill = n < max;
 
-		memcpy(&e, (const uint8_t *)rep->payload + HDR + i * ENT,
-		       ENT);
+		memcpy(&e, p, ENT);
+		if (stride >= LVU_ENT)
+			memcpy(&e.datamatch, p + 40, sizeof(e.datamatch));
 		r = take(&e, rep, region_size, fill ? &out[n] : NULL);
 		if (r > 0 && fill) {
 			out[n].fd = fcntl(rep->fds[e.fd_index],
@@ -115,7 +130,7 @@ static int parse(uint32_t index, uint64_t region_size,
 int uvfio_client_region_doorbells(struct uvfio_client *c, uint32_t index,
 				  struct uvfio_doorbell *out, unsigned int max)
 {
-	uint32_t room = FIRST_ROOM;
+	uint32_t argsz = FIRST_ARGSZ;
 	const struct uvfio_region *reg;
 	struct uvfio_msg rep;
 	int r;
@@ -128,14 +143,16 @@ int uvfio_client_region_doorbells(struct uvfio_client *c, uint32_t index,
 	for (int tries = 0; r >= 0 && tries < 2; tries++) {
 		struct vfio_user_region_io_fds_request h;
 
-		r = ask(c, index, room, &rep);
+		r = ask(c, index, argsz, &rep);
 		if (r < 0)
 			break;
-		r = parse(index, reg->size, &rep,
-			  (uint32_t)(HDR + room * ENT), out, max);
+		r = parse(index, reg->size, &rep, argsz, out, max);
 		if (r == -ENOBUFS) {
 			memcpy(&h, rep.payload, HDR);
-			room = h.count;
+			argsz = h.argsz;
+			/* More than any count we would take: malformed. */
+			if (argsz > HDR + MOST * MAX_ENT)
+				r = -EPROTO;
 		}
 		uvfio_msg_release(&rep);
 		if (r != -ENOBUFS)

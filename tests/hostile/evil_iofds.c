@@ -4,7 +4,9 @@
  * region or naming fds that did not come, counts the payload cannot
  * hold, fds with no entry, a device that never has room: -EPROTO, with
  * no fd kept.  Entries of kinds the client cannot use are left out; fds
- * shared by entries come back as one dup each.
+ * shared by entries come back as one dup each; libvfio-user's longer
+ * entries (datamatch after a shadow-memory offset) are read as it means
+ * them.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,6 +31,8 @@ enum iofd_kind {
 	IO_OTHER_INDEX, /* the reply of another region */
 	IO_ALWAYS_MORE, /* asks for more room each time */
 	IO_NO_FD, /* one entry, no fd at all */
+	IO_LVU_LAYOUT, /* libvfio-user's 48-byte entries, datamatch at 40 */
+	IO_STRIDE_SHORT, /* argsz says entries of 24 bytes */
 };
 
 struct iofd_case {
@@ -100,6 +104,9 @@ static enum evil_verdict iofd_hook(struct evil_srv *s, struct uvfio_msg *m)
 		e[n++] = ent(0, 0, VFIO_USER_IO_FD_TYPE_IOEVENTFD, 0);
 		nfds = 0;
 		break;
+	case IO_LVU_LAYOUT:
+	case IO_STRIDE_SHORT:
+		break; /* built below, in their own layouts */
 	}
 	q.argsz = (uint32_t)(HDR + n * ENT);
 	q.count = n;
@@ -107,6 +114,45 @@ static enum evil_verdict iofd_hook(struct evil_srv *s, struct uvfio_msg *m)
 		q.count = 2;
 	if (k->kind == IO_OTHER_INDEX)
 		q.index++;
+	if (k->kind == IO_LVU_LAYOUT) {
+		uint8_t lvu[HDR + 2 * 48];
+		uint64_t dm = 7, shadow = 0x1122334455667788ull;
+
+		memset(lvu, 0, sizeof(lvu));
+		q.argsz = (uint32_t)sizeof(lvu);
+		q.count = 2;
+		memcpy(lvu, &q, HDR);
+		for (unsigned int i = 0; i < 2; i++) {
+			struct vfio_user_sub_region_ioeventfd x =
+				ent(i * 8, 0, VFIO_USER_IO_FD_TYPE_IOEVENTFD,
+				    i ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH);
+
+			memcpy(lvu + HDR + i * 48, &x, 28);
+			/* Shadow offset where the spec has its datamatch. */
+			memcpy(lvu + HDR + i * 48 + 32, &shadow, 8);
+			memcpy(lvu + HDR + i * 48 + 40, &dm, 8);
+		}
+		fd = eventfd(0, EFD_CLOEXEC);
+		if (fd < 0)
+			return evil_error(s, m, errno);
+		r = evil_reply(s, m, lvu, sizeof(lvu), &fd, 1);
+		close(fd);
+		return r;
+	}
+	if (k->kind == IO_STRIDE_SHORT) {
+		e[n++] = ent(0, 0, VFIO_USER_IO_FD_TYPE_IOEVENTFD, 0);
+		e[n++] = ent(8, 0, VFIO_USER_IO_FD_TYPE_IOEVENTFD, 0);
+		q.argsz = (uint32_t)(HDR + 2 * 24);
+		q.count = 2;
+		memcpy(out, &q, HDR);
+		memcpy(out + HDR, e, n * ENT);
+		fd = eventfd(0, EFD_CLOEXEC);
+		if (fd < 0)
+			return evil_error(s, m, errno);
+		r = evil_reply(s, m, out, HDR + n * ENT, &fd, 1);
+		close(fd);
+		return r;
+	}
 	if (k->kind == IO_ALWAYS_MORE) {
 		/* Never enough: ten entries more than there was room for. */
 		memcpy(&q, m->payload, HDR);
@@ -140,6 +186,9 @@ static const struct iofd_case iofd_cases[] = {
 	IOFD("io fds: reply for another region", IO_OTHER_INDEX, -EPROTO),
 	IOFD("io fds: never enough room", IO_ALWAYS_MORE, -EPROTO),
 	IOFD("io fds: entry without its fd", IO_NO_FD, -EPROTO),
+	IOFD("io fds: libvfio-user's 48-byte entries", IO_LVU_LAYOUT, 2),
+	IOFD("io fds: entries shorter than the spec's", IO_STRIDE_SHORT,
+	     -EPROTO),
 };
 
 static void test_iofds(void **state)
@@ -168,6 +217,12 @@ static void test_iofds(void **state)
 	}
 	if (k->kind == IO_SKIP_KINDS)
 		assert_int_equal(db[0].offset, 24);
+	if (k->kind == IO_LVU_LAYOUT) {
+		assert_int_equal(db[0].flags, KVM_IOEVENTFD_FLAG_DATAMATCH);
+		assert_int_equal(db[0].datamatch, 7);
+		assert_int_equal(db[1].offset, 8);
+		assert_int_equal(db[1].flags, 0);
+	}
 	/* Still in step; teardown checks that no fd stayed. */
 	assert_int_equal(uvfio_client_device_info(e->c, &di), 0);
 }
