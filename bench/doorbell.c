@@ -39,13 +39,13 @@
 #include <uvfio/server.h>
 
 #include "dev.h"
+#include "floor.h"
 #include "stats.h"
 
 #define ROUNDS 40
 #define BAR_SIZE 0x1000
 #define DOORBELL 0x40
 #define VALUE 1u
-#define GAP_NS 20000
 
 struct bench {
 	struct uvfio_dev *dev;
@@ -53,13 +53,7 @@ struct bench {
 	struct uvfio_client *c;
 	struct uvfio_doorbell db;
 	atomic_uint_fast64_t seen; /* doorbell writes the device saw */
-	atomic_uint_fast64_t floor_seen;
-	int floor_fd;
-	pthread_t floor_thread;
-	atomic_uint_fast64_t ep_seen;
-	int ep_fd;
-	int epfd;
-	pthread_t ep_thread;
+	struct bench_floor floor, ep;
 };
 
 static void die(const char *what, int err)
@@ -84,33 +78,6 @@ static ssize_t regs(struct uvfio_dev *dev, void *priv, uint64_t off,
 	return (ssize_t)count;
 }
 
-static void *floor_main(void *arg)
-{
-	struct bench *b = arg;
-	uint64_t cnt;
-
-	while (read(b->floor_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
-		atomic_fetch_add_explicit(&b->floor_seen, 1,
-					  memory_order_release);
-	return NULL;
-}
-
-static void *ep_main(void *arg)
-{
-	struct bench *b = arg;
-	struct epoll_event ev;
-	uint64_t cnt;
-
-	for (;;) {
-		if (epoll_wait(b->epfd, &ev, 1, -1) != 1)
-			continue;
-		if (read(b->ep_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
-			atomic_fetch_add_explicit(&b->ep_seen, 1,
-						  memory_order_release);
-	}
-	return NULL;
-}
-
 static void setup(struct bench *b)
 {
 	static const struct uvfio_pci_ids ids = { .vendor_id = 0x1234,
@@ -119,7 +86,6 @@ static void setup(struct bench *b)
 					.flags = UVFIO_REGION_RW,
 					.access = regs,
 					.priv = b };
-	struct epoll_event ev = { .events = EPOLLIN };
 	int sv[2], r;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
@@ -147,47 +113,8 @@ static void setup(struct bench *b)
 	if (r != 1)
 		die("doorbells", r < 0 ? -r : EPROTO);
 
-	b->floor_fd = eventfd(0, EFD_CLOEXEC);
-	b->ep_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	b->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (b->floor_fd < 0 || b->ep_fd < 0 || b->epfd < 0 ||
-	    epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->ep_fd, &ev))
-		die("eventfd", errno);
-	if (pthread_create(&b->floor_thread, NULL, floor_main, b) ||
-	    pthread_create(&b->ep_thread, NULL, ep_main, b))
-		die("pthread_create", EAGAIN);
-}
-
-static void wait_for(atomic_uint_fast64_t *ctr, uint64_t want)
-{
-	while (atomic_load_explicit(ctr, memory_order_acquire) < want)
-		__builtin_ia32_pause();
-}
-
-/* Each sample starts with its consumer asleep. */
-static void gap(void)
-{
-	uint64_t t0 = bench_now_ns();
-
-	while (bench_now_ns() - t0 < GAP_NS)
-		__builtin_ia32_pause();
-}
-
-/* An eventfd write and the spin until its consumer counted it. */
-static void efd_round(int fd, atomic_uint_fast64_t *seen, uint64_t *lat,
-		      size_t n)
-{
-	static const uint64_t one = 1;
-
-	for (size_t i = 0; i < n; i++) {
-		gap();
-		uint64_t want = atomic_load(seen) + 1, t0 = bench_now_ns();
-
-		if (write(fd, &one, sizeof(one)) != sizeof(one))
-			die("eventfd write", errno);
-		wait_for(seen, want);
-		lat[i] = bench_now_ns() - t0;
-	}
+	bench_floor_start(&b->floor, false);
+	bench_floor_start(&b->ep, true);
 }
 
 static void trapped_round(struct bench *b, uint64_t *lat, size_t n)
@@ -195,7 +122,7 @@ static void trapped_round(struct bench *b, uint64_t *lat, size_t n)
 	const uint32_t v = VALUE;
 
 	for (size_t i = 0; i < n; i++) {
-		gap();
+		bench_gap();
 		uint64_t want = atomic_load(&b->seen) + 1, t0 = bench_now_ns();
 		int r = uvfio_client_region_write(b->c,
 						  VFIO_PCI_BAR0_REGION_INDEX,
@@ -204,7 +131,7 @@ static void trapped_round(struct bench *b, uint64_t *lat, size_t n)
 		if (r < 0)
 			die("REGION_WRITE", -r);
 		/* Already seen: the callback ran before the reply. */
-		wait_for(&b->seen, want);
+		bench_wait_for(&b->seen, want);
 		lat[i] = bench_now_ns() - t0;
 	}
 }
@@ -215,14 +142,8 @@ static void teardown(struct bench *b)
 	uvfio_client_close(b->c);
 	pthread_join(b->dev_thread, NULL);
 	uvfio_dev_destroy(b->dev);
-	/* A closed eventfd does not wake a blocked reader: cancel it. */
-	pthread_cancel(b->floor_thread);
-	pthread_join(b->floor_thread, NULL);
-	pthread_cancel(b->ep_thread);
-	pthread_join(b->ep_thread, NULL);
-	close(b->floor_fd);
-	close(b->epfd);
-	close(b->ep_fd);
+	bench_floor_stop(&b->floor);
+	bench_floor_stop(&b->ep);
 }
 
 int main(int argc, char **argv)
@@ -248,14 +169,15 @@ int main(int argc, char **argv)
 		die("calloc", ENOMEM);
 	setup(b);
 	/* Warm up everything once. */
-	efd_round(b->db.fd, &b->seen, ours, per);
+	bench_efd_round(b->db.fd, &b->seen, ours, per);
 	trapped_round(b, trap, per);
-	efd_round(b->floor_fd, &b->floor_seen, flr, per);
-	efd_round(b->ep_fd, &b->ep_seen, ep, per);
+	bench_efd_round(b->floor.fd, &b->floor.seen, flr, per);
+	bench_efd_round(b->ep.fd, &b->ep.seen, ep, per);
 	for (int r = 0; r < ROUNDS; r++) {
-		efd_round(b->floor_fd, &b->floor_seen, flr + r * per, per);
-		efd_round(b->db.fd, &b->seen, ours + r * per, per);
-		efd_round(b->ep_fd, &b->ep_seen, ep + r * per, per);
+		bench_efd_round(b->floor.fd, &b->floor.seen, flr + r * per,
+				per);
+		bench_efd_round(b->db.fd, &b->seen, ours + r * per, per);
+		bench_efd_round(b->ep.fd, &b->ep.seen, ep + r * per, per);
 		trapped_round(b, trap + r * per, per);
 	}
 	teardown(b);

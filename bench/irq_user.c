@@ -31,6 +31,7 @@
 #include <uvfio/server.h>
 
 #include "dev.h"
+#include "floor.h"
 #include "stats.h"
 
 #define ROUNDS 40
@@ -44,13 +45,7 @@ struct bench {
 	struct uvfio_client *c;
 	struct uvfio_irq_router *r;
 	atomic_uint_fast64_t seen; /* callbacks */
-	atomic_uint_fast64_t floor_seen;
-	int floor_fd;
-	pthread_t floor_thread;
-	atomic_uint_fast64_t ep_seen;
-	int ep_fd; /* eventfd, non-blocking */
-	int epfd;
-	pthread_t ep_thread;
+	struct bench_floor floor, ep;
 };
 
 static void die(const char *what, int err)
@@ -64,33 +59,6 @@ static void deliver(void *opaque, uint64_t address, uint32_t data)
 	struct bench *b = opaque;
 
 	atomic_fetch_add_explicit(&b->seen, 1, memory_order_release);
-}
-
-static void *floor_main(void *arg)
-{
-	struct bench *b = arg;
-	uint64_t cnt;
-
-	while (read(b->floor_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
-		atomic_fetch_add_explicit(&b->floor_seen, 1,
-					  memory_order_release);
-	return NULL;
-}
-
-static void *ep_main(void *arg)
-{
-	struct bench *b = arg;
-	struct epoll_event ev;
-	uint64_t cnt;
-
-	for (;;) {
-		if (epoll_wait(b->epfd, &ev, 1, -1) != 1)
-			continue;
-		if (read(b->ep_fd, &cnt, sizeof(cnt)) == sizeof(cnt))
-			atomic_fetch_add_explicit(&b->ep_seen, 1,
-						  memory_order_release);
-	}
-	return NULL;
 }
 
 static void make_dev(struct bench *b, int fd)
@@ -141,73 +109,21 @@ static void setup(struct bench *b)
 	if (r < 0)
 		die("MSI-X enable", -r);
 
-	b->floor_fd = eventfd(0, EFD_CLOEXEC);
-	if (b->floor_fd < 0)
-		die("eventfd", errno);
-	r = pthread_create(&b->floor_thread, NULL, floor_main, b);
-	if (r)
-		die("pthread_create", r);
-
-	struct epoll_event ev = { .events = EPOLLIN };
-
-	b->ep_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	b->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (b->ep_fd < 0 || b->epfd < 0 ||
-	    epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->ep_fd, &ev))
-		die("epoll", errno);
-	r = pthread_create(&b->ep_thread, NULL, ep_main, b);
-	if (r)
-		die("pthread_create", r);
-}
-
-static void wait_for(atomic_uint_fast64_t *ctr, uint64_t want)
-{
-	while (atomic_load_explicit(ctr, memory_order_acquire) < want)
-		__builtin_ia32_pause();
-}
-
-/*
- * Each sample starts with its consumer asleep: a consumer still busy
- * with the last interrupt would see the next one without a wake-up, and
- * that is not the latency measured here.
- */
-#define GAP_NS 20000
-
-static void gap(void)
-{
-	uint64_t t0 = bench_now_ns();
-
-	while (bench_now_ns() - t0 < GAP_NS)
-		__builtin_ia32_pause();
+	bench_floor_start(&b->floor, false);
+	bench_floor_start(&b->ep, true);
 }
 
 static void real_round(struct bench *b, uint64_t *lat, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		gap();
+		bench_gap();
 		uint64_t want = atomic_load(&b->seen) + 1, t0 = bench_now_ns();
 		int r = uvfio_dev_irq_trigger(b->dev, VFIO_PCI_MSIX_IRQ_INDEX,
 					      0);
 
 		if (r < 0)
 			die("uvfio_dev_irq_trigger", -r);
-		wait_for(&b->seen, want);
-		lat[i] = bench_now_ns() - t0;
-	}
-}
-
-static void floor_round(int fd, atomic_uint_fast64_t *seen, uint64_t *lat,
-			size_t n)
-{
-	static const uint64_t one = 1;
-
-	for (size_t i = 0; i < n; i++) {
-		gap();
-		uint64_t want = atomic_load(seen) + 1, t0 = bench_now_ns();
-
-		if (write(fd, &one, sizeof(one)) != sizeof(one))
-			die("eventfd write", errno);
-		wait_for(seen, want);
+		bench_wait_for(&b->seen, want);
 		lat[i] = bench_now_ns() - t0;
 	}
 }
@@ -219,14 +135,8 @@ static void teardown(struct bench *b)
 	uvfio_client_close(b->c);
 	pthread_join(b->dev_thread, NULL);
 	uvfio_dev_destroy(b->dev);
-	/* A closed eventfd does not wake a blocked reader: cancel it. */
-	pthread_cancel(b->floor_thread);
-	pthread_join(b->floor_thread, NULL);
-	close(b->floor_fd);
-	pthread_cancel(b->ep_thread);
-	pthread_join(b->ep_thread, NULL);
-	close(b->epfd);
-	close(b->ep_fd);
+	bench_floor_stop(&b->floor);
+	bench_floor_stop(&b->ep);
 }
 
 int main(int argc, char **argv)
@@ -251,13 +161,13 @@ int main(int argc, char **argv)
 	setup(b);
 
 	real_round(b, all_real, per); /* warm up all */
-	floor_round(b->floor_fd, &b->floor_seen, all_floor, per);
-	floor_round(b->ep_fd, &b->ep_seen, all_ep, per);
+	bench_efd_round(b->floor.fd, &b->floor.seen, all_floor, per);
+	bench_efd_round(b->ep.fd, &b->ep.seen, all_ep, per);
 	for (int r = 0; r < ROUNDS; r++) {
-		floor_round(b->floor_fd, &b->floor_seen, all_floor + r * per,
-			    per);
+		bench_efd_round(b->floor.fd, &b->floor.seen,
+				all_floor + r * per, per);
 		real_round(b, all_real + r * per, per);
-		floor_round(b->ep_fd, &b->ep_seen, all_ep + r * per, per);
+		bench_efd_round(b->ep.fd, &b->ep.seen, all_ep + r * per, per);
 	}
 	for (int r = 0; r < ROUNDS; r += ROUNDS / 4) {
 		memcpy(lat, all_floor + r * per, per * sizeof(*lat));

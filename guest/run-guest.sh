@@ -163,39 +163,12 @@ run_one() {
 	echo "PASS"
 }
 
-run_disconnect() {
+# vmm_until_ready ARGS...: the VMM in the background with the guest (its
+# pid in $vmpid), once the guest said READY; then the device is killed.
+vmm_until_ready() {
 	start_testdev
 	# shellcheck disable=SC2046
-	timeout -k 5 "$TIMEOUT" "$vmm" $(vmm_args) --reconnect-ms 300 \
-		--guest "$guest" >"$tmp/out" 2>&1 &
-	vmpid=$!
-	i=0
-	until grep -q '^READY' "$tmp/out"; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || ! kill -0 "$vmpid" 2>/dev/null; then
-			cat "$tmp/out"
-			fail "the guest never became ready"
-		fi
-		sleep 0.1
-	done
-	kill -KILL "$tdpid"
-	wait "$tdpid" 2>/dev/null
-	tdpid=
-	wait "$vmpid"
-	status=$?
-	vmpid=
-	cat "$tmp/out"
-	[ "$status" -eq 0 ] || fail "exit status $status, want 0"
-	grep -q 'disconnected' "$tmp/out" || fail "no word of the disconnect"
-	grep -q 'failed' "$tmp/out" || fail "no word of the device failing"
-	grep -q '^GONE' "$tmp/out" || fail "the guest did not see it go"
-	echo "PASS"
-}
-
-run_restart() {
-	start_testdev
-	# shellcheck disable=SC2046
-	timeout -k 5 "$TIMEOUT" "$vmm" $(vmm_args) --guest "$guest" \
+	timeout -k 5 "$TIMEOUT" "$vmm" $(vmm_args) "$@" --guest "$guest" \
 		>"$tmp/out" 2>&1 &
 	vmpid=$!
 	i=0
@@ -209,13 +182,32 @@ run_restart() {
 	done
 	kill -KILL "$tdpid"
 	wait "$tdpid" 2>/dev/null
-	rm -f "$sock"
-	start_testdev
+	tdpid=
+}
+
+# vmm_end: waits for the VMM; its exit status must be 0.
+vmm_end() {
 	wait "$vmpid"
 	status=$?
 	vmpid=
 	cat "$tmp/out"
 	[ "$status" -eq 0 ] || fail "exit status $status, want 0"
+}
+
+run_disconnect() {
+	vmm_until_ready --reconnect-ms 300
+	vmm_end
+	grep -q 'disconnected' "$tmp/out" || fail "no word of the disconnect"
+	grep -q 'failed' "$tmp/out" || fail "no word of the device failing"
+	grep -q '^GONE' "$tmp/out" || fail "the guest did not see it go"
+	echo "PASS"
+}
+
+run_restart() {
+	vmm_until_ready
+	rm -f "$sock"
+	start_testdev
+	vmm_end
 	grep -q 'reconnected' "$tmp/out" || fail "no word of the reconnect"
 	check_needs "$tmp/out"
 	echo "PASS"

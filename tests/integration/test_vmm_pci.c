@@ -20,16 +20,12 @@
 #include <cmocka.h>
 
 #include "regs.h"
-#include "testdev_proc.h"
-#include "vdev.h"
-#include "vmm.h"
+#include "bare_vm.h"
 
 #define SLOT 1 /* the first --device */
 
 struct fx {
-	struct testdev_proc dev;
-	struct vm_config cfg;
-	struct vm vm;
+	struct bare_vm b;
 };
 
 static void no_msi(void *opaque, uint64_t address, uint32_t data)
@@ -42,7 +38,7 @@ static uint32_t ecam_rd(struct fx *f, uint32_t dev, uint32_t fn, uint32_t reg,
 	uint64_t gpa = PCI_ECAM_BASE + (dev << 15) + (fn << 12) + reg;
 	uint32_t v = 0;
 
-	assert_int_equal(mmio_dispatch(&f->vm.mmio, gpa, &v, len, false), 1);
+	assert_int_equal(mmio_dispatch(&f->b.vm.mmio, gpa, &v, len, false), 1);
 	return v;
 }
 
@@ -50,7 +46,7 @@ static void ecam_wr(struct fx *f, uint32_t dev, uint32_t reg, uint32_t v)
 {
 	uint64_t gpa = PCI_ECAM_BASE + (dev << 15) + reg;
 
-	assert_int_equal(mmio_dispatch(&f->vm.mmio, gpa, &v, 4, true), 1);
+	assert_int_equal(mmio_dispatch(&f->b.vm.mmio, gpa, &v, 4, true), 1);
 }
 
 /* Mechanism #1: the address dword, then the data port. */
@@ -58,37 +54,26 @@ static uint32_t port_rd(struct fx *f, uint32_t dev, uint32_t reg)
 {
 	uint32_t a = 1u << 31 | dev << 11 | (reg & 0xfc), v = 0;
 
-	assert_int_equal(pcihost_io(&f->vm, PORT_PCI_ADDR, &a, 4, true), 0);
-	assert_int_equal(pcihost_io(&f->vm, PORT_PCI_DATA, &v, 4, false), 0);
+	assert_int_equal(pcihost_io(&f->b.vm, PORT_PCI_ADDR, &a, 4, true), 0);
+	assert_int_equal(pcihost_io(&f->b.vm, PORT_PCI_DATA, &v, 4, false), 0);
 	return v;
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct vdev *vd;
 
 	if (!f)
 		return -1;
-	f->cfg.ram_size = RAM_MIN;
-	f->cfg.nr_cpus = 1;
-	if (testdev_start(&f->dev, NULL) ||
-	    vm_init_bare(&f->vm, &f->cfg, no_msi, NULL))
-		return -1;
-	vd = vdev_open(&f->vm, f->dev.sock, SLOT - 1);
-	if (!vd)
-		return -1;
-	f->vm.devs[f->vm.nr_devs++] = vd;
 	*state = f;
-	return 0;
+	return bare_vm_up(&f->b, NULL, 0, no_msi, NULL);
 }
 
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	vm_destroy(&f->vm);
-	testdev_stop(&f->dev);
+	bare_vm_down(&f->b);
 	free(f);
 	return 0;
 }

@@ -27,9 +27,7 @@
 
 #include "proto/crc32.h"
 #include "regs.h"
-#include "testdev_proc.h"
-#include "vdev.h"
-#include "vmm.h"
+#include "bare_vm.h"
 
 #define WAIT_MS 5000
 #define DMA_GPA 0x100000ull
@@ -41,10 +39,7 @@
 static const char *const db_args[] = { "--doorbells", NULL };
 
 struct fx {
-	struct testdev_proc dev;
-	struct vm_config cfg;
-	struct vm vm;
-	struct vdev *vd;
+	struct bare_vm b;
 	uint64_t bar0;
 	unsigned int msis; /* deliveries of MSI_ADDR/MSI_DATA (atomic) */
 	unsigned int others; /* any other message (atomic) */
@@ -74,13 +69,13 @@ static uint32_t cfg_rd(struct fx *f, uint32_t off, uint32_t len)
 {
 	uint32_t v = 0;
 
-	assert_int_equal(vdev_cfg_access(f->vd, off, &v, len, false), 0);
+	assert_int_equal(vdev_cfg_access(f->b.vd, off, &v, len, false), 0);
 	return v;
 }
 
 static void cfg_wr(struct fx *f, uint32_t off, uint32_t v, uint32_t len)
 {
-	assert_int_equal(vdev_cfg_access(f->vd, off, &v, len, true), 0);
+	assert_int_equal(vdev_cfg_access(f->b.vd, off, &v, len, true), 0);
 }
 
 static uint32_t rd(struct fx *f, uint32_t off)
@@ -88,7 +83,7 @@ static uint32_t rd(struct fx *f, uint32_t off)
 	uint32_t v = 0;
 
 	/* 1: something decodes there, as a guest access would find. */
-	assert_int_equal(mmio_dispatch(&f->vm.mmio, f->bar0 + off, &v, 4,
+	assert_int_equal(mmio_dispatch(&f->b.vm.mmio, f->bar0 + off, &v, 4,
 				       false),
 			 1);
 	return v;
@@ -96,7 +91,7 @@ static uint32_t rd(struct fx *f, uint32_t off)
 
 static void wr(struct fx *f, uint32_t off, uint32_t v)
 {
-	assert_int_equal(mmio_dispatch(&f->vm.mmio, f->bar0 + off, &v, 4,
+	assert_int_equal(mmio_dispatch(&f->b.vm.mmio, f->bar0 + off, &v, 4,
 				       true),
 			 1);
 }
@@ -143,7 +138,7 @@ static void wait_msi(struct fx *f, unsigned int want)
 /* The device reads guest RAM by DMA, checks the CRC, raises MSI-X 0. */
 static void device_reads(struct fx *f)
 {
-	uint8_t *host = f->vm.ram.hva + DMA_GPA;
+	uint8_t *host = f->b.vm.ram.hva + DMA_GPA;
 	uint32_t done = TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL;
 	unsigned int before = __atomic_load_n(&f->msis, __ATOMIC_SEQ_CST);
 	int64_t end = now_ms() + WAIT_MS;
@@ -172,19 +167,11 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	f->base_fds = proc_fd_count(getpid());
-	f->cfg.ram_size = RAM_MIN;
-	f->cfg.nr_cpus = 1;
-	f->cfg.reconnect_ms = WAIT_MS;
-	if (testdev_start(&f->dev, db_args) ||
-	    vm_init_bare(&f->vm, &f->cfg, deliver, f))
-		return -1;
-	f->vd = vdev_open(&f->vm, f->dev.sock, 0);
-	if (!f->vd)
-		return -1;
-	f->vm.devs[f->vm.nr_devs++] = f->vd;
-	f->bar0 = f->vd->bars[TESTDEV_REG_BAR].addr;
 	*state = f;
+	f->base_fds = proc_fd_count(getpid());
+	if (bare_vm_up(&f->b, db_args, WAIT_MS, deliver, f))
+		return -1;
+	f->bar0 = f->b.vd->bars[TESTDEV_REG_BAR].addr;
 	return 0;
 }
 
@@ -192,8 +179,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	vm_destroy(&f->vm);
-	testdev_stop(&f->dev);
+	bare_vm_down(&f->b);
 	free(f);
 	return 0;
 }
@@ -207,12 +193,12 @@ static void test_vmm_restart(void **state)
 	guest_setup(f);
 	device_reads(f);
 
-	assert_int_equal(testdev_kill(&f->dev), 0);
-	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
+	assert_int_equal(testdev_kill(&f->b.dev), 0);
+	assert_int_equal(testdev_spawn(&f->b.dev, db_args), 0);
 	/* The next guest access finds the device gone, and back. */
 	wr(f, TESTDEV_REG_MAGIC, 0x600dcafe);
 	assert_int_equal(rd(f, TESTDEV_REG_MAGIC), 0x600dcafe);
-	assert_int_equal(f->vd->gen, 1);
+	assert_int_equal(f->b.vd->gen, 1);
 	/* The restarted device has what the guest wrote before. */
 	cmd = cfg_rd(f, PCI_COMMAND, 2);
 	assert_true(cmd & PCI_COMMAND_MEMORY);
@@ -221,17 +207,17 @@ static void test_vmm_restart(void **state)
 	assert_int_equal(__atomic_load_n(&f->msis, __ATOMIC_SEQ_CST), 1);
 	device_reads(f);
 	/* Restarted while idle: a config access finds it back too. */
-	assert_int_equal(testdev_kill(&f->dev), 0);
-	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
+	assert_int_equal(testdev_kill(&f->b.dev), 0);
+	assert_int_equal(testdev_spawn(&f->b.dev, db_args), 0);
 	assert_int_equal(cfg_rd(f, PCI_DEVICE_ID, 2), TESTDEV_DEVICE_ID);
-	assert_int_equal(f->vd->gen, 2);
+	assert_int_equal(f->b.vd->gen, 2);
 	device_reads(f);
 }
 
 /* What KVM does on the guest's write of cmd to COMMAND. */
 static void ring(struct fx *f, uint32_t cmd)
 {
-	const struct vbar *b = &f->vd->bars[TESTDEV_REG_BAR];
+	const struct vbar *b = &f->b.vd->bars[TESTDEV_REG_BAR];
 	uint64_t one = 1;
 
 	for (unsigned int i = 0; i < b->nr_db; i++) {
@@ -253,7 +239,7 @@ static void ring(struct fx *f, uint32_t cmd)
 static void test_vmm_doorbells(void **state)
 {
 	struct fx *f = *state;
-	const struct vbar *b = &f->vd->bars[TESTDEV_REG_BAR];
+	const struct vbar *b = &f->b.vd->bars[TESTDEV_REG_BAR];
 	uint32_t done = TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL;
 	int64_t end;
 
@@ -264,15 +250,15 @@ static void test_vmm_doorbells(void **state)
 	ring(f, TESTDEV_CMD_RAISE_MSIX);
 	wait_msi(f, 1);
 
-	assert_int_equal(testdev_kill(&f->dev), 0);
+	assert_int_equal(testdev_kill(&f->b.dev), 0);
 	ring(f, TESTDEV_CMD_READ);
-	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
+	assert_int_equal(testdev_spawn(&f->b.dev, db_args), 0);
 	/* A fresh device: STATUS 0 until the carried READ has run. */
 	end = now_ms() + WAIT_MS;
 	while (!(rd(f, TESTDEV_REG_STATUS) & done) && now_ms() < end)
 		usleep(500);
 	assert_true(rd(f, TESTDEV_REG_STATUS) & done);
-	assert_int_equal(f->vd->gen, 1);
+	assert_int_equal(f->b.vd->gen, 1);
 	assert_int_equal(b->nr_db, 6);
 	/* The new device's doorbells work, with the MSI-X wiring kept. */
 	wr(f, TESTDEV_REG_IRQ_NUMBER, 1);
@@ -283,7 +269,7 @@ static void test_vmm_doorbells(void **state)
 static void test_vmm_failed(void **state)
 {
 	struct fx *f = *state;
-	const struct vbar *b5 = &f->vd->bars[5];
+	const struct vbar *b5 = &f->b.vd->bars[5];
 	uint32_t bar0_reg;
 	int64_t t0;
 
@@ -291,13 +277,13 @@ static void test_vmm_failed(void **state)
 	device_reads(f);
 	bar0_reg = cfg_rd(f, PCI_BASE_ADDRESS_0, 4);
 	assert_int_not_equal(bar0_reg, 0xffffffffu);
-	f->cfg.reconnect_ms = 300;
-	assert_int_equal(testdev_kill(&f->dev), 0);
+	f->b.cfg.reconnect_ms = 300;
+	assert_int_equal(testdev_kill(&f->b.dev), 0);
 	t0 = now_ms();
 	/* Not back in time: the access completes, with all ones. */
 	assert_int_equal(rd(f, TESTDEV_REG_MAGIC), 0xffffffffu);
 	assert_true(now_ms() - t0 >= 300);
-	assert_true(f->vd->failed);
+	assert_true(f->b.vd->failed);
 	/* So does everything after it, at once and without retrying. */
 	t0 = now_ms();
 	assert_int_equal(cfg_rd(f, PCI_VENDOR_ID, 2), 0xffff);
@@ -311,7 +297,7 @@ static void test_vmm_failed(void **state)
 		for (uint64_t i = 0; i < b5->maps[k].size; i += 4096)
 			assert_int_equal(b5->maps[k].hva[i], 0xff);
 	/* Coming back later changes nothing: failed is for good. */
-	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
+	assert_int_equal(testdev_spawn(&f->b.dev, db_args), 0);
 	assert_int_equal(cfg_rd(f, PCI_VENDOR_ID, 2), 0xffff);
 	assert_int_equal(__atomic_load_n(&f->msis, __ATOMIC_SEQ_CST), 1);
 }
@@ -322,15 +308,15 @@ static void test_vmm_fds(void **state)
 	struct fx *f = *state;
 
 	guest_setup(f);
-	assert_int_equal(testdev_kill(&f->dev), 0);
-	assert_int_equal(testdev_spawn(&f->dev, db_args), 0);
+	assert_int_equal(testdev_kill(&f->b.dev), 0);
+	assert_int_equal(testdev_spawn(&f->b.dev, db_args), 0);
 	device_reads(f);
-	vm_destroy(&f->vm);
-	testdev_stop(&f->dev);
+	vm_destroy(&f->b.vm);
+	testdev_stop(&f->b.dev);
 	assert_int_equal(proc_fd_count(getpid()), f->base_fds);
 	/* teardown's turn: a VM with nothing in it, and no device. */
-	assert_int_equal(vm_init_bare(&f->vm, &f->cfg, deliver, f), 0);
-	assert_int_equal(testdev_start(&f->dev, db_args), 0);
+	assert_int_equal(vm_init_bare(&f->b.vm, &f->b.cfg, deliver, f), 0);
+	assert_int_equal(testdev_start(&f->b.dev, db_args), 0);
 }
 
 int main(void)
