@@ -11,7 +11,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD:-$top/build-fuzz}
 secs=${FUZZ_SECONDS:-60}
-harnesses=${FUZZ_HARNESSES:-"dispatch negotiate pci client elf"}
+harnesses=${FUZZ_HARNESSES:-"dispatch negotiate pci client elf irqstate"}
 
 if [ ! -f "$build/build.ninja" ]; then
 	# clang's warnings are not gcc's: CI's -Werror build is the gcc one.
