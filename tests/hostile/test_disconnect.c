@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -145,6 +146,46 @@ static void reset(struct hs_conn *c)
 	hs_expect_ok(c, VFIO_USER_DEVICE_RESET, NULL, 0, NULL);
 }
 
+/*
+ * Where each of the device's threads is, from /proc: what to look at
+ * when an interrupt does not come (seen twice under heavy load, in the
+ * twin-socket run, and not understood yet).
+ */
+static void dump_threads(pid_t pid)
+{
+	char path[96], stat[256], sys[128], wchan[64];
+
+	for (int tid = pid; tid < pid + 64; tid++) {
+		static const char *const what[] = { "stat", "syscall",
+						    "wchan" };
+		char *out[] = { stat, sys, wchan };
+		size_t len[] = { sizeof(stat), sizeof(sys), sizeof(wchan) };
+		bool any = false;
+
+		for (int i = 0; i < 3; i++) {
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/%s",
+				 pid, tid, what[i]);
+			out[i][0] = 0;
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			any = true;
+			if (!fgets(out[i], (int)len[i], f))
+				out[i][0] = 0;
+			out[i][strcspn(out[i], "\n")] = 0;
+			fclose(f);
+		}
+		/* pid (comm) state: the first three fields of stat. */
+		if (any && strchr(stat, ')'))
+			strchr(stat, ')')[3] = 0;
+		if (any)
+			print_error("  %s, in %s, syscall %.40s\n", stat,
+				    wchan[0] ? wchan : "-", sys);
+	}
+}
+
 /* One testdev command through a memfd window; returns STATUS. */
 static uint32_t command(struct hs_conn *c, int efd, uint32_t cmd, uint32_t csum)
 {
@@ -155,7 +196,15 @@ static uint32_t command(struct hs_conn *c, int efd, uint32_t cmd, uint32_t csum)
 	hs_region_write32(c, TESTDEV_REG_BAR, TESTDEV_REG_CHECKSUM, csum);
 	hs_region_write32(c, TESTDEV_REG_BAR, TESTDEV_REG_STATUS, 0);
 	hs_region_write32(c, TESTDEV_REG_BAR, TESTDEV_REG_COMMAND, cmd);
-	assert_int_equal(poll(&p, 1, HS_TIMEOUT_MS), 1);
+	if (poll(&p, 1, HS_TIMEOUT_MS) != 1) {
+		print_error("command %#x: no interrupt in %d ms; STATUS %#x; "
+			    "the device's threads:\n",
+			    cmd, HS_TIMEOUT_MS,
+			    hs_region_read32(c, TESTDEV_REG_BAR,
+					     TESTDEV_REG_STATUS));
+		dump_threads(c->srv->pid);
+		fail();
+	}
 	assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
 	return hs_region_read32(c, TESTDEV_REG_BAR, TESTDEV_REG_STATUS);
 }
