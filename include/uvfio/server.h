@@ -148,8 +148,12 @@ int uvfio_dev_add_region(struct uvfio_dev *dev, unsigned int index,
  * access callback the REGION_WRITE would have made (buf holds data, or
  * zeros without DATAMATCH: the value written is not known), made from
  * the library's doorbell thread, concurrently with the dispatch thread;
- * writes in quick succession may coalesce into one call.  A client that
- * does not ask sends REGION_WRITE as before.  Declared before serving
+ * writes in quick succession may coalesce into one call.  As for any
+ * region write, the callback must not wait for the client (queue work
+ * for in-band DMA): a migration arc out of RUNNING waits for the call
+ * in progress and runs the signals still pending before the device's
+ * quiesce or stop.  A client that does not ask sends REGION_WRITE as
+ * before.  Declared before serving
  * (-EBUSY after); at most UVFIO_DOORBELL_REGION_MAX per region and
  * UVFIO_DOORBELL_MAX per device (-ENOSPC); not in a mappable area;
  * -EEXIST for one KVM would refuse next to another (the same range,

@@ -33,6 +33,8 @@ struct doorbell {
 struct doorbells {
 	struct doorbell db[UVFIO_DOORBELL_MAX];
 	unsigned int n;
+	/* Held while a signal is run: a drain waits for the one running. */
+	pthread_mutex_t lock;
 	pthread_t thread;
 	bool started;
 	int epfd;
@@ -130,7 +132,9 @@ static void *doorbell_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.u32 == UVFIO_DOORBELL_MAX)
 				return NULL;
+			pthread_mutex_lock(&b->lock);
 			ring(dev, &b->db[ev[i].data.u32]);
+			pthread_mutex_unlock(&b->lock);
 		}
 	}
 	return NULL;
@@ -199,9 +203,11 @@ int uvfio_dev_add_doorbell(struct uvfio_dev *dev, unsigned int index,
 		if (!b)
 			return -ENOMEM;
 		b->epfd = b->wake = -1;
+		pthread_mutex_init(&b->lock, NULL);
 		dev->doorbells = b;
 		r = start(dev);
 		if (r) {
+			pthread_mutex_destroy(&b->lock);
 			free(b);
 			dev->doorbells = NULL;
 			return r;
@@ -270,6 +276,24 @@ int doorbell_reply(struct uvfio_dev *dev, struct uvfio_msg *msg,
 	return reply(dev, &msg->hdr, &out, need, fds, n) ?: 1;
 }
 
+/*
+ * A doorbell is a posted write: one rung before the device stops for
+ * migration is done before it stops, as a trapped write made then would
+ * be, not after its state was saved.  Waits for the one running, then
+ * runs what is still in the eventfds.
+ */
+void doorbell_drain(struct uvfio_dev *dev)
+{
+	struct doorbells *b = dev->doorbells;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->lock);
+	for (unsigned int i = 0; i < b->n; i++)
+		ring(dev, &b->db[i]); /* non-blocking: nothing there, no call */
+	pthread_mutex_unlock(&b->lock);
+}
+
 void doorbell_free(struct uvfio_dev *dev)
 {
 	struct doorbells *b = dev->doorbells;
@@ -288,6 +312,7 @@ void doorbell_free(struct uvfio_dev *dev)
 		close(b->epfd);
 	if (b->wake >= 0)
 		close(b->wake);
+	pthread_mutex_destroy(&b->lock);
 	free(b);
 	dev->doorbells = NULL;
 }

@@ -477,7 +477,10 @@ static int cb(struct uvfio_dev *dev, int (*fn)(struct uvfio_dev *, void *))
 static int to_stopped(struct uvfio_dev *dev)
 {
 	struct mig *m = dev->mig;
-	int err = cb(dev, m->ops.stop);
+	int err;
+
+	doorbell_drain(dev);
+	err = cb(dev, m->ops.stop);
 
 	if (err)
 		return err;
@@ -501,7 +504,11 @@ static int to_quiesced(struct uvfio_dev *dev)
 {
 	struct mig *m = dev->mig;
 	bool stopped = m->level == LV_STOPPED;
-	int err = stopped ? wake(dev) : cb(dev, m->ops.quiesce);
+	int err;
+
+	if (!stopped)
+		doorbell_drain(dev);
+	err = stopped ? wake(dev) : cb(dev, m->ops.quiesce);
 
 	if (err)
 		return err;

@@ -213,6 +213,8 @@ int handle_io_fds(struct uvfio_dev *dev, struct uvfio_msg *msg);
 /* doorbell.c: GET_REGION_IO_FDS's reply for a checked request. */
 int doorbell_reply(struct uvfio_dev *dev, struct uvfio_msg *msg,
 		   const struct vfio_user_region_io_fds_request *in);
+/* Runs the doorbells rung so far (before the device stops). */
+void doorbell_drain(struct uvfio_dev *dev);
 void doorbell_free(struct uvfio_dev *dev);
 int handle_irq_info(struct uvfio_dev *dev, struct uvfio_msg *msg);
 
