@@ -278,6 +278,56 @@ struct uvfio_mig_frame {
 #define UVFIO_MIG_FRAME_END (1u << 31)
 #define UVFIO_MIG_FRAME_END_INDEX 0xffffffffu
 
+/*
+ * A VMM's own state travels in the same stream, in frames whose index is
+ * at least UVFIO_MIG_FRAME_USER_BASE (and not END_INDEX); their flags
+ * and contents are the caller's.
+ */
+#define UVFIO_MIG_FRAME_USER_BASE 0xffff0000u
+
+/*
+ * Where a VMM joins the driver.  Every hook may be NULL; one that fails
+ * (returns a negative errno) fails the migration with that error.
+ */
+struct uvfio_mig_hooks {
+	void *arg;
+	/*
+	 * Source, after each pre-copy round's device data (round 0 first):
+	 * the caller writes its frames to fd; *more (false on entry) keeps
+	 * the rounds going, up to max_iters, as a device estimate over the
+	 * threshold does.  With this hook there are rounds even when no
+	 * device offers PRE_COPY.
+	 */
+	int (*round)(void *arg, int fd, unsigned int round, bool *more);
+	/*
+	 * Source: every P2P device is in RUNNING_P2P (or PRE_COPY_P2P) and
+	 * none has stopped yet: the caller stops its vCPUs.
+	 */
+	int (*quiesce)(void *arg);
+	/*
+	 * Source: every device is in STOP and its data is out: the caller
+	 * writes its last frames (what the devices dirtied, vCPU state)
+	 * before the end frame.
+	 */
+	int (*stopped)(void *arg, int fd);
+	/*
+	 * Source: the migration failed after quiesce; the devices are back
+	 * in the state they started in, the caller's vCPUs may run again.
+	 */
+	void (*resume)(void *arg);
+	/*
+	 * Destination: one of the caller's frames; it reads exactly
+	 * f->length bytes from fd.
+	 */
+	int (*frame)(void *arg, int fd, const struct uvfio_mig_frame *f);
+	/*
+	 * Destination: the end frame came and every device loaded its state
+	 * (STOP, or RUNNING_P2P where offered): the caller loads its own
+	 * before any device runs.
+	 */
+	int (*loaded)(void *arg);
+};
+
 struct uvfio_mig_driver_stats {
 	unsigned int iters;             /* pre-copy rounds */
 	uint64_t precopy_bytes;
@@ -296,6 +346,7 @@ struct uvfio_mig_driver_opts {
 	 */
 	bool no_precopy;
 	struct uvfio_mig_driver_stats *stats;   /* filled if not NULL */
+	const struct uvfio_mig_hooks *hooks;    /* NULL: devices only */
 };
 
 /*
@@ -322,6 +373,13 @@ int uvfio_client_migrate_out(struct uvfio_client *const *devs,
  */
 int uvfio_client_migrate_in(struct uvfio_client *const *devs,
 			    unsigned int ndev, int in_fd);
+/*
+ * The same, with a VMM's hooks (frame, loaded); ndev may be 0 (devs
+ * NULL) when hooks are given, here and in uvfio_client_migrate_out().
+ */
+int uvfio_client_migrate_in_hooks(struct uvfio_client *const *devs,
+				  unsigned int ndev, int in_fd,
+				  const struct uvfio_mig_hooks *hooks);
 
 /* Server-to-client requests when the caller serves them. */
 int uvfio_client_get_poll_fd(struct uvfio_client *c);

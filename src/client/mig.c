@@ -566,16 +566,18 @@ static void restore(struct drv_dev *d, unsigned int ndev)
 }
 
 static int drv_init(struct uvfio_client *const *devs, unsigned int ndev,
-		    int fd, struct drv_dev **out, uint8_t **buf)
+		    int fd, const struct uvfio_mig_hooks *h,
+		    struct drv_dev **out, uint8_t **buf)
 {
 	struct drv_dev *d;
 
-	if (!devs || !ndev || ndev > DRV_MAX_DEVS || fd < 0)
+	/* Without devices, only a VMM's own state travels. */
+	if ((!ndev && !h) || (ndev && !devs) || ndev > DRV_MAX_DEVS || fd < 0)
 		return -EINVAL;
 	for (unsigned int i = 0; i < ndev; i++)
 		if (!devs[i])
 			return -EINVAL;
-	d = calloc(ndev, sizeof(*d));
+	d = calloc(ndev ? ndev : 1, sizeof(*d));
 	*buf = malloc(DRV_BUF);
 	if (!d || !*buf) {
 		free(d);
@@ -608,12 +610,13 @@ static int precopy(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf,
 	uint64_t limit = o && o->max_iter_bytes ? o->max_iter_bytes :
 						  DRV_ITER_BYTES;
 	uint64_t threshold = o ? o->precopy_threshold : 0;
-	bool any = false;
+	const struct uvfio_mig_hooks *h = o ? o->hooks : NULL;
+	bool any = h && h->round;
 	int r;
 
-	if (o && o->no_precopy)
+	if (o && o->no_precopy && !any)
 		return 0;
-	for (unsigned int i = 0; i < ndev; i++) {
+	for (unsigned int i = 0; i < ndev && !(o && o->no_precopy); i++) {
 		if (!(d[i].flags & VFIO_MIGRATION_PRE_COPY) ||
 		    d[i].cur != UVFIO_MIG_RUNNING)
 			continue;
@@ -635,6 +638,15 @@ static int precopy(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf,
 				return r;
 		}
 		st->iters++;
+		if (h && h->round) {
+			bool more = false;
+
+			r = h->round(h->arg, fd, st->iters - 1, &more);
+			if (r < 0)
+				return r;
+			if (more)
+				done = false;
+		}
 		for (unsigned int i = 0; i < ndev; i++) {
 			uint64_t est;
 
@@ -653,7 +665,8 @@ static int precopy(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf,
 }
 
 static int stopcopy(struct drv_dev *d, unsigned int ndev, int fd,
-		    uint8_t *buf, struct uvfio_mig_driver_stats *st)
+		    uint8_t *buf, const struct uvfio_mig_hooks *h,
+		    bool *quiesced, struct uvfio_mig_driver_stats *st)
 {
 	int r;
 
@@ -673,6 +686,12 @@ static int stopcopy(struct drv_dev *d, unsigned int ndev, int fd,
 		if (r < 0)
 			return r;
 	}
+	if (h && h->quiesce) {
+		*quiesced = true;
+		r = h->quiesce(h->arg);
+		if (r < 0)
+			return r;
+	}
 	for (unsigned int i = 0; i < ndev; i++) {
 		r = set_state(&d[i], UVFIO_MIG_STOP_COPY);
 		if (r < 0)
@@ -689,19 +708,21 @@ static int stopcopy(struct drv_dev *d, unsigned int ndev, int fd,
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return h && h->stopped ? h->stopped(h->arg, fd) : 0;
 }
 
 int uvfio_client_migrate_out(struct uvfio_client *const *devs,
 			     unsigned int ndev, int out_fd,
 			     const struct uvfio_mig_driver_opts *opts)
 {
+	const struct uvfio_mig_hooks *h = opts ? opts->hooks : NULL;
 	struct uvfio_mig_driver_stats st = { 0 };
+	bool quiesced = false;
 	struct drv_dev *d;
 	uint8_t *buf;
 	int r;
 
-	r = drv_init(devs, ndev, out_fd, &d, &buf);
+	r = drv_init(devs, ndev, out_fd, h, &d, &buf);
 	if (r < 0)
 		return r;
 	for (unsigned int i = 0; i < ndev && !r; i++)
@@ -711,12 +732,14 @@ int uvfio_client_migrate_out(struct uvfio_client *const *devs,
 	if (!r)
 		r = precopy(d, ndev, out_fd, buf, opts, &st);
 	if (!r)
-		r = stopcopy(d, ndev, out_fd, buf, &st);
+		r = stopcopy(d, ndev, out_fd, buf, h, &quiesced, &st);
 	if (!r)
 		r = put_frame(out_fd, UVFIO_MIG_FRAME_END_INDEX,
 			      UVFIO_MIG_FRAME_END, NULL, 0);
 	if (r < 0 && r != -EBUSY)
 		restore(d, ndev);
+	if (r < 0 && quiesced && h->resume)
+		h->resume(h->arg);
 	if (opts && opts->stats)
 		*opts->stats = st;
 	free(buf);
@@ -724,7 +747,8 @@ int uvfio_client_migrate_out(struct uvfio_client *const *devs,
 	return r;
 }
 
-static int feed(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf)
+static int feed(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf,
+		const struct uvfio_mig_hooks *h)
 {
 	for (;;) {
 		struct uvfio_mig_frame f;
@@ -738,6 +762,14 @@ static int feed(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf)
 			return f.flags == UVFIO_MIG_FRAME_END && !f.length ?
 				       0 :
 				       -EBADMSG;
+		if (f.index >= UVFIO_MIG_FRAME_USER_BASE) {
+			int r = h && h->frame ? h->frame(h->arg, fd, &f) :
+						-EBADMSG;
+
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (f.index >= ndev || (f.flags != UVFIO_MIG_FRAME_PRE_COPY &&
 					f.flags != UVFIO_MIG_FRAME_STOP_COPY))
 			return -EBADMSG;
@@ -759,29 +791,38 @@ static int feed(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf)
 	}
 }
 
-int uvfio_client_migrate_in(struct uvfio_client *const *devs,
-			    unsigned int ndev, int in_fd)
+int uvfio_client_migrate_in_hooks(struct uvfio_client *const *devs,
+				  unsigned int ndev, int in_fd,
+				  const struct uvfio_mig_hooks *h)
 {
 	struct drv_dev *d;
 	uint8_t *buf;
 	int r;
 
-	r = drv_init(devs, ndev, in_fd, &d, &buf);
+	r = drv_init(devs, ndev, in_fd, h, &d, &buf);
 	if (r < 0)
 		return r;
 	for (unsigned int i = 0; i < ndev && !r; i++)
 		r = set_state(&d[i], UVFIO_MIG_RESUMING);
 	if (!r)
-		r = feed(d, ndev, in_fd, buf);
+		r = feed(d, ndev, in_fd, buf, h);
 	/* Each loads its state, then none runs before all can take P2P. */
 	for (unsigned int i = 0; i < ndev && !r; i++)
 		r = set_state(&d[i], UVFIO_MIG_STOP);
 	for (unsigned int i = 0; i < ndev && !r; i++)
 		if (d[i].flags & VFIO_MIGRATION_P2P)
 			r = set_state(&d[i], UVFIO_MIG_RUNNING_P2P);
+	if (!r && h && h->loaded)
+		r = h->loaded(h->arg);
 	for (unsigned int i = 0; i < ndev && !r; i++)
 		r = set_state(&d[i], UVFIO_MIG_RUNNING);
 	free(buf);
 	free(d);
 	return r;
+}
+
+int uvfio_client_migrate_in(struct uvfio_client *const *devs,
+			    unsigned int ndev, int in_fd)
+{
+	return uvfio_client_migrate_in_hooks(devs, ndev, in_fd, NULL);
 }

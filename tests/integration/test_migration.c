@@ -887,6 +887,157 @@ static void logging(void **state)
 			 0);
 }
 
+/* The driver's hooks: what a VMM adds to the stream, and when. */
+struct hook_log {
+	struct uvfio_client *dev;
+	unsigned int rounds; /* round hook calls */
+	unsigned int more_rounds; /* rounds asked for beyond the first */
+	int quiesce_err; /* what quiesce returns */
+	uint32_t quiesce_state; /* the device's state when quiesce ran */
+	uint32_t stopped_state;
+	bool resumed;
+	/* Destination. */
+	unsigned int frames;
+	uint64_t seen[16];
+	uint32_t loaded_state;
+	bool stopped_before_loaded; /* the last frame came before loaded */
+};
+
+static int put_user(int fd, uint32_t index, uint64_t v)
+{
+	struct uvfio_mig_frame fr = { index, 0x5a, sizeof(v) };
+
+	if (write(fd, &fr, sizeof(fr)) != sizeof(fr) ||
+	    write(fd, &v, sizeof(v)) != sizeof(v))
+		return -EIO;
+	return 0;
+}
+
+static int h_round(void *arg, int fd, unsigned int round, bool *more)
+{
+	struct hook_log *l = arg;
+
+	assert_false(*more);
+	assert_int_equal(round, l->rounds);
+	l->rounds++;
+	*more = round < l->more_rounds;
+	return put_user(fd, UVFIO_MIG_FRAME_USER_BASE + 1, round);
+}
+
+static int h_quiesce(void *arg)
+{
+	struct hook_log *l = arg;
+
+	if (l->dev)
+		l->quiesce_state = get_state(l->dev);
+	return l->quiesce_err;
+}
+
+static int h_stopped(void *arg, int fd)
+{
+	struct hook_log *l = arg;
+
+	if (l->dev)
+		l->stopped_state = get_state(l->dev);
+	return put_user(fd, UVFIO_MIG_FRAME_USER_BASE + 2, 0xd0e);
+}
+
+static void h_resume(void *arg)
+{
+	((struct hook_log *)arg)->resumed = true;
+}
+
+static int h_frame(void *arg, int fd, const struct uvfio_mig_frame *f)
+{
+	struct hook_log *l = arg;
+	uint64_t v;
+
+	if (f->flags != 0x5a || f->length != sizeof(v) ||
+	    read(fd, &v, sizeof(v)) != sizeof(v) || l->frames >= 16)
+		return -EBADMSG;
+	l->seen[l->frames++] = (uint64_t)(f->index - UVFIO_MIG_FRAME_USER_BASE)
+				       << 32 |
+			       v;
+	return 0;
+}
+
+static int h_loaded(void *arg)
+{
+	struct hook_log *l = arg;
+
+	if (l->dev)
+		l->loaded_state = get_state(l->dev);
+	l->stopped_before_loaded =
+		l->frames && l->seen[l->frames - 1] == (2ull << 32 | 0xd0e);
+	return 0;
+}
+
+static void driver_hooks(void **state)
+{
+	struct fixture *f = *state;
+	struct hook_log out = { .dev = f->c[0], .more_rounds = 2 };
+	struct hook_log in = { .dev = f->c[1] };
+	const struct uvfio_mig_hooks ho = { &out, h_round, h_quiesce,
+					    h_stopped, h_resume, NULL,
+					    NULL };
+	const struct uvfio_mig_hooks hi = { &in, NULL, NULL, NULL, NULL,
+					    h_frame, h_loaded };
+	struct uvfio_mig_driver_opts o = { .precopy_threshold = 1ull << 30,
+					   .hooks = &ho };
+	int fd = memfd_create("mig-hooks", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	reg_write(f->c[0], TESTDEV_REG_SIZE, 0x4321);
+	assert_int_equal(uvfio_client_migrate_out(&f->c[0], 1, fd, &o), 0);
+	/* Three rounds: the hook asked for two more, the device for none. */
+	assert_int_equal(out.rounds, 3);
+	assert_int_equal(out.quiesce_state, UVFIO_MIG_STATE_PRE_COPY_P2P);
+	assert_int_equal(out.stopped_state, VFIO_DEVICE_STATE_STOP);
+	assert_false(out.resumed);
+
+	/* A driver without hooks refuses the VMM's frames. */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(uvfio_client_migrate_in(&f->c[1], 1, fd), -EBADMSG);
+	assert_int_equal(set_state(f->c[1], VFIO_DEVICE_STATE_STOP), 0);
+	assert_int_equal(set_state(f->c[1], VFIO_DEVICE_STATE_RUNNING), 0);
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(uvfio_client_migrate_in_hooks(&f->c[1], 1, fd, &hi),
+			 0);
+	assert_int_equal(in.frames, 4);
+	for (unsigned int i = 0; i < 3; i++)
+		assert_int_equal(in.seen[i], 1ull << 32 | i);
+	assert_true(in.stopped_before_loaded);
+	assert_int_equal(in.loaded_state, VFIO_DEVICE_STATE_RUNNING_P2P);
+	assert_int_equal(get_state(f->c[1]), VFIO_DEVICE_STATE_RUNNING);
+	assert_int_equal(reg_read(f->c[1], TESTDEV_REG_SIZE), 0x4321);
+
+	/* A quiesce that fails: the devices run again, then the VMM. */
+	assert_int_equal(set_state(f->c[0], VFIO_DEVICE_STATE_RUNNING), 0);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	out = (struct hook_log){ .dev = f->c[0], .quiesce_err = -ETIMEDOUT };
+	assert_int_equal(uvfio_client_migrate_out(&f->c[0], 1, fd, &o),
+			 -ETIMEDOUT);
+	assert_true(out.resumed);
+	assert_int_equal(get_state(f->c[0]), VFIO_DEVICE_STATE_RUNNING);
+
+	/* No devices: only the VMM's state, and only with hooks. */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	out = (struct hook_log){ .more_rounds = 0 };
+	assert_int_equal(uvfio_client_migrate_out(NULL, 0, fd, &o), 0);
+	assert_int_equal(out.rounds, 1);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	in = (struct hook_log){ 0 };
+	assert_int_equal(uvfio_client_migrate_in_hooks(NULL, 0, fd, &hi), 0);
+	assert_int_equal(in.frames, 2);
+	assert_int_equal(uvfio_client_migrate_out(NULL, 0, fd, NULL),
+			 -EINVAL);
+	assert_int_equal(uvfio_client_migrate_in(NULL, 0, fd), -EINVAL);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,6 +1053,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(held_irq_voided, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(driver_hooks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
