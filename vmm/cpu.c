@@ -342,6 +342,7 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				stats_inc(&cpu->stats.intr);
+				vm_park(cpu->vm, cpu);
 				continue;
 			}
 			vmm_err("vCPU %u: KVM_RUN: %s", cpu->index,

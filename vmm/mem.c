@@ -37,6 +37,7 @@ int ram_init(struct vm *vm, uint64_t size)
 	ret = vm_slot_map(vm, 0, size, ram->hva);
 	if (ret < 0)
 		goto err_map;
+	ram->slot = ret;
 	return 0;
 
 err_map:

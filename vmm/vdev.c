@@ -177,7 +177,7 @@ int vdev_dev_bar(struct vdev *vd, unsigned int bar, uint64_t off, void *data,
 	return dev_access(vd, (int)bar, off, data, len, write);
 }
 
-static void set_command(struct vdev *vd, uint16_t cmd)
+void vdev_set_command(struct vdev *vd, uint16_t cmd)
 {
 	bool was = vd->command & PCI_COMMAND_MEMORY;
 
@@ -228,7 +228,7 @@ int vdev_cfg_access(struct vdev *vd, uint32_t off, void *data, uint32_t len,
 	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND + 1)
 		cmd = (uint16_t)((cmd & 0x00ff) |
 				 ((uint8_t *)data)[PCI_COMMAND + 1 - off] << 8);
-	set_command(vd, cmd);
+	vdev_set_command(vd, cmd);
 out:
 	pthread_mutex_unlock(&vd->lock);
 	return ret;
@@ -293,7 +293,7 @@ static int enable_decoding(struct vdev *vd)
 		return ret;
 	pthread_mutex_lock(&vd->lock);
 	vd->command = 0;
-	set_command(vd, cmd);
+	vdev_set_command(vd, cmd);
 	pthread_mutex_unlock(&vd->lock);
 	return 0;
 }

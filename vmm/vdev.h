@@ -88,6 +88,18 @@ int vdev_dev_cfg(struct vdev *vd, uint32_t off, void *data, uint32_t len,
 int vdev_dev_bar(struct vdev *vd, unsigned int bar, uint64_t off, void *data,
 		 uint32_t len, bool write);
 
+/* vdev.c: the guest's command register, as a config write sets it. */
+void vdev_set_command(struct vdev *vd, uint16_t cmd);
+
+/*
+ * vdev_mig.c: what the VMM holds of a device across a migration (the
+ * BAR addresses it emulates, the command register, the client's MSI and
+ * MSI-X emulation).  save: a malloc'd blob; load: onto a device opened
+ * on the destination whose own state has been loaded.
+ */
+int vdev_mig_save(struct vdev *vd, void **blob, size_t *len);
+int vdev_mig_load(struct vdev *vd, const void *blob, size_t len);
+
 /* vbar.c */
 int vbar_probe(struct vdev *vd);
 /* Firmware's job: addresses in the PCI window, largest BAR first. */

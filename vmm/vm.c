@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -121,6 +122,7 @@ static int vm_init_common(struct vm *vm, const struct vm_config *cfg)
 	vm->ram.fd = -1;
 	pthread_mutex_init(&vm->slot_lock, NULL);
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_cond_init(&vm->park, NULL);
 	mmio_init(&vm->mmio);
 	pcihost_init(&vm->host);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -198,6 +200,7 @@ void vm_destroy(struct vm *vm)
 	pcihost_destroy(&vm->host);
 	pthread_mutex_destroy(&vm->slot_lock);
 	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_cond_destroy(&vm->park);
 }
 
 static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
@@ -265,6 +268,7 @@ void vm_stop(struct vm *vm, int status)
 		vm->status = status;
 		for (i = 0; i < vm->nr_cpus; i++)
 			vcpu_kick(&vm->cpus[i]);
+		pthread_cond_broadcast(&vm->park);
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
 	if (first && write(vm->stop_fd, &one, sizeof(one)) < 0)
@@ -279,4 +283,91 @@ bool vm_stopping(struct vm *vm)
 	s = vm->stopping;
 	pthread_mutex_unlock(&vm->stop_lock);
 	return s;
+}
+
+static unsigned int started_cpus(const struct vm *vm)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < vm->nr_cpus; i++)
+		n += vm->cpus[i].started;
+	return n;
+}
+
+int vm_pause(struct vm *vm)
+{
+	unsigned int i;
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->paused = true;
+	for (i = 0; i < vm->nr_cpus; i++)
+		vcpu_kick(&vm->cpus[i]);
+	while (!vm->stopping && vm->parked < started_cpus(vm))
+		pthread_cond_wait(&vm->park, &vm->stop_lock);
+	if (vm->stopping)
+		ret = -ECANCELED;
+	pthread_mutex_unlock(&vm->stop_lock);
+	return ret;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->park);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+void vm_park(struct vm *vm, struct vcpu *cpu)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	if (vm->paused && !vm->stopping) {
+		vm->parked++;
+		pthread_cond_broadcast(&vm->park);
+		while (vm->paused && !vm->stopping)
+			pthread_cond_wait(&vm->park, &vm->stop_lock);
+		vm->parked--;
+	}
+	/* A stop's kick stays: the next KVM_RUN returns at once. */
+	if (!vm->stopping && cpu->run)
+		__atomic_store_n(&cpu->run->immediate_exit, 0,
+				 __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->stop_lock);
+}
+
+int vm_ram_dirty_log(struct vm *vm, bool on)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = (uint32_t)vm->ram.slot,
+		.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.guest_phys_addr = 0,
+		.memory_size = vm->ram.size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->ram.hva,
+	};
+
+	if (vm->fd < 0)
+		return -ENOTSUP;
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+int vm_ram_dirty_get(struct vm *vm, uint64_t *bitmap)
+{
+	size_t words = (vm->ram.size / 4096 + 63) / 64;
+	uint64_t *log;
+	struct kvm_dirty_log d = { .slot = (uint32_t)vm->ram.slot };
+	int ret = 0;
+
+	if (vm->fd < 0)
+		return -ENOTSUP;
+	log = calloc(words, sizeof(*log));
+	if (!log)
+		return -ENOMEM;
+	d.dirty_bitmap = log;
+	if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &d) < 0)
+		ret = -errno;
+	for (size_t i = 0; !ret && i < words; i++)
+		bitmap[i] |= log[i];
+	free(log);
+	return ret;
 }

@@ -83,6 +83,7 @@ struct guest_ram {
 	int fd;
 	uint8_t *hva;
 	uint64_t size;
+	int slot;
 };
 int ram_init(struct vm *vm, uint64_t size);
 void ram_destroy(struct guest_ram *ram);
@@ -221,6 +222,10 @@ struct vm {
 	bool stopping;
 	int status;
 	int stop_fd;
+	/* Pause (migration), under stop_lock: parked vCPUs wait on park. */
+	bool paused;
+	unsigned int parked;
+	pthread_cond_t park;
 };
 
 int vm_init(struct vm *vm, const struct vm_config *cfg);
@@ -238,8 +243,42 @@ void vm_slot_unmap(struct vm *vm, int slot);
 /* Ends the VM with status (the first call wins) and kicks every vCPU. */
 void vm_stop(struct vm *vm, int status);
 bool vm_stopping(struct vm *vm);
+/*
+ * Parks every started vCPU outside KVM_RUN, its last exit completed (a
+ * KVM_RUN with immediate_exit finishes a pending MMIO or port read), so
+ * that its state can be read; -ECANCELED if the VM is stopping.
+ */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* Called by a vCPU whose KVM_RUN was interrupted: parks it if paused. */
+void vm_park(struct vm *vm, struct vcpu *cpu);
+/* KVM's dirty log of guest RAM (slot 0); -ENOTSUP without KVM. */
+int vm_ram_dirty_log(struct vm *vm, bool on);
+/* ORs the pages written since the last call into bitmap, and clears. */
+int vm_ram_dirty_get(struct vm *vm, uint64_t *bitmap);
 /* Runs the guest to its end; returns the exit status. */
 int vm_run(struct vm *vm);
+
+/* migrate.c: the whole VM, live, through a stream (socket or file). */
+struct vm_mig_stats {
+	unsigned int rounds; /* of RAM pre-copy */
+	uint64_t pages; /* of RAM sent, all rounds */
+	uint64_t final_pages; /* sent after the vCPUs stopped */
+	uint64_t stopped_ns; /* vCPUs parked -> last frame written */
+};
+struct vm_mig_opts {
+	/* Tests: after round's RAM went out, before the logs are read. */
+	void (*round_done)(void *arg, unsigned int round);
+	void *arg;
+	struct vm_mig_stats *stats;
+};
+/*
+ * Source: 0 leaves the vCPUs parked and the devices in STOP (the VM is
+ * done); on error everything runs again.
+ */
+int vm_migrate_out(struct vm *vm, int fd, const struct vm_mig_opts *o);
+/* Destination: devices opened, vCPUs created, nothing running. */
+int vm_migrate_in(struct vm *vm, int fd);
 
 /* vdev.c: a vfio-user device, PCI device index + 1 on bus 0. */
 struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index);
