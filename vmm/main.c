@@ -31,6 +31,17 @@ static void usage(FILE *f)
 		"                         back before it fails and reads as "
 		"all ones\n"
 		"                         (default 5000; 0: it fails at once)\n"
+		"  --incoming unix:PATH   wait on PATH for a migrating VM and "
+		"run it\n"
+		"                         (instead of --guest; same --mem, "
+		"--cpus and\n"
+		"                         devices of the same kinds)\n"
+		"  --restore FILE         the same from a file --save wrote\n"
+		"  --migrate-to unix:PATH move the running VM there on "
+		"SIGUSR2\n"
+		"  --save FILE            the same into a file (the VM ends)\n"
+		"  --migrate-after-ms MS  start the move MS after the vCPUs "
+		"start\n"
 		"  --stats                print exit counters at the end\n"
 		"  -v, --verbose          report BAR assignments and more\n"
 		"  -h, --help             show this help\n"
@@ -122,7 +133,36 @@ static int parse_ms(const char *s, unsigned int *out)
 	return 0;
 }
 
-enum { OPT_STATS = 256, OPT_RECONNECT };
+enum {
+	OPT_STATS = 256,
+	OPT_RECONNECT,
+	OPT_INCOMING,
+	OPT_RESTORE,
+	OPT_MIGRATE_TO,
+	OPT_SAVE,
+	OPT_MIGRATE_AFTER,
+};
+
+/* "unix:PATH" for a socket, else (file) the argument itself. */
+static int parse_mig(const char *opt, const char *arg, bool file,
+		     const char **out, bool *is_file)
+{
+	if (*out) {
+		vmm_err("one migration source and one destination at most");
+		return -EINVAL;
+	}
+	if (!file && strncmp(arg, "unix:", 5)) {
+		vmm_err("bad %s '%s': want unix:PATH", opt, arg);
+		return -EINVAL;
+	}
+	*out = file ? arg : arg + 5;
+	*is_file = file;
+	if (!**out) {
+		vmm_err("bad %s: empty path", opt);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 /* 0 to run, 1 when help was shown, -EINVAL for a usage error. */
 static int parse_args(int argc, char **argv, struct vm_config *cfg)
@@ -134,6 +174,12 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 		{ "device", required_argument, NULL, 'd' },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "reconnect-ms", required_argument, NULL, OPT_RECONNECT },
+		{ "incoming", required_argument, NULL, OPT_INCOMING },
+		{ "restore", required_argument, NULL, OPT_RESTORE },
+		{ "migrate-to", required_argument, NULL, OPT_MIGRATE_TO },
+		{ "save", required_argument, NULL, OPT_SAVE },
+		{ "migrate-after-ms", required_argument, NULL,
+		  OPT_MIGRATE_AFTER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -181,6 +227,34 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 				return -EINVAL;
 			}
 			break;
+		case OPT_INCOMING:
+		case OPT_RESTORE:
+			if (parse_mig(c == OPT_INCOMING ? "--incoming" :
+							  "--restore",
+				      optarg, c == OPT_RESTORE, &cfg->mig_in,
+				      &cfg->mig_in_file))
+				return -EINVAL;
+			break;
+		case OPT_MIGRATE_TO:
+		case OPT_SAVE:
+			if (parse_mig(c == OPT_MIGRATE_TO ? "--migrate-to" :
+							    "--save",
+				      optarg, c == OPT_SAVE, &cfg->mig_out,
+				      &cfg->mig_out_file))
+				return -EINVAL;
+			break;
+		case OPT_MIGRATE_AFTER: {
+			unsigned int ms;
+
+			if (parse_ms(optarg, &ms)) {
+				vmm_err("bad --migrate-after-ms '%s': want "
+					"0..3600000",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->migrate_after_ms = (int)ms;
+			break;
+		}
 		case 'v':
 			cfg->verbose = true;
 			break;
@@ -194,8 +268,17 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 		vmm_err("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!cfg->guest) {
-		vmm_err("--guest is required");
+	if (!cfg->guest && !cfg->mig_in) {
+		vmm_err("--guest is required (or --incoming, --restore)");
+		return -EINVAL;
+	}
+	if (cfg->guest && cfg->mig_in) {
+		vmm_err("--guest and --incoming/--restore exclude each other: "
+			"the guest comes with the migration");
+		return -EINVAL;
+	}
+	if (cfg->migrate_after_ms >= 0 && !cfg->mig_out) {
+		vmm_err("--migrate-after-ms needs --migrate-to or --save");
 		return -EINVAL;
 	}
 	return 0;
@@ -214,6 +297,7 @@ static void block_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2); /* --migrate-to: move now */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	/* A device that goes away must give EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -223,7 +307,8 @@ int main(int argc, char **argv)
 {
 	struct vm_config cfg = { .ram_size = 64ull << 20,
 				 .nr_cpus = 1,
-				 .reconnect_ms = 5000 };
+				 .reconnect_ms = 5000,
+				 .migrate_after_ms = -1 };
 	struct vm vm;
 	int ret;
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -70,7 +71,50 @@ static int open_signalfd(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Moves the running VM to --migrate-to or --save.  Done, the VM ends
+ * with status 0; a failed move leaves it running as before.
+ */
+static void migrate_now(struct vm *vm)
+{
+	struct vm_mig_stats st = { 0 };
+	const struct vm_mig_opts o = { .stats = &st };
+	int fd, ret;
+
+	if (!vm->cfg->mig_out) {
+		vmm_err("SIGUSR2: no --migrate-to or --save to move to");
+		return;
+	}
+	fd = mig_open_out(vm->cfg);
+	if (fd < 0)
+		return;
+	ret = vm_migrate_out(vm, fd, &o);
+	close(fd);
+	if (ret) {
+		vmm_err("migration to %s failed: %s; the VM runs on",
+			vm->cfg->mig_out, strerror(-ret));
+		return;
+	}
+	fprintf(stderr,
+		PROG ": migrated to %s: %u rounds, %llu pages, %llu after the "
+		     "vCPUs stopped, stopped for %llu us until the last "
+		     "frame\n",
+		vm->cfg->mig_out, st.rounds, (unsigned long long)st.pages,
+		(unsigned long long)st.final_pages,
+		(unsigned long long)(st.stopped_ns / 1000));
+	vm_stop(vm, 0);
 }
 
 static void wait_stop(struct vm *vm, int sfd)
@@ -79,20 +123,53 @@ static void wait_stop(struct vm *vm, int sfd)
 		{ .fd = vm->stop_fd, .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
 	};
+	int after = vm->cfg->migrate_after_ms;
+	int64_t at = after >= 0 ? now_ms() + after : -1;
 	struct signalfd_siginfo si;
 
 	while (!vm_stopping(vm)) {
-		if (poll(p, sfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+		int timeout = at < 0 ? -1 : (int)(at - now_ms());
+		int n;
+
+		n = poll(p, sfd >= 0 ? 2 : 1, timeout < 0 && at >= 0 ? 0 :
+								      timeout);
+		if (n < 0 && errno != EINTR) {
 			vmm_err("poll: %s", strerror(errno));
 			vm_stop(vm, VMM_EXIT_ERROR);
 			break;
 		}
-		if (sfd >= 0 && (p[1].revents & POLLIN) &&
+		if (at >= 0 && now_ms() >= at) {
+			at = -1;
+			migrate_now(vm);
+			continue;
+		}
+		if (n > 0 && sfd >= 0 && (p[1].revents & POLLIN) &&
 		    read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGUSR2) {
+				migrate_now(vm);
+				continue;
+			}
 			vmm_err("stopped by signal %u", si.ssi_signo);
 			vm_stop(vm, 128 + (int)si.ssi_signo);
 		}
 	}
+}
+
+/* --incoming/--restore: the guest, its RAM and vCPUs come from there. */
+static int receive(struct vm *vm)
+{
+	int fd = mig_open_in(vm->cfg), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = vm_migrate_in(vm, fd);
+	close(fd);
+	if (ret)
+		vmm_err("incoming migration from %s: %s", vm->cfg->mig_in,
+			strerror(-ret));
+	else
+		vmm_info(vm, "migration from %s loaded", vm->cfg->mig_in);
+	return ret;
 }
 
 int vm_run(struct vm *vm)
@@ -101,13 +178,15 @@ int vm_run(struct vm *vm)
 	unsigned int i;
 	int ret, sfd;
 
-	ret = load_guest(vm, &entry);
+	ret = vm->cfg->mig_in ? 0 : load_guest(vm, &entry);
 	if (!ret)
 		ret = plug_devices(vm);
 	if (!ret)
 		ret = create_cpus(vm, entry);
 	if (!ret)
 		ret = vcpu_signal_init();
+	if (!ret && vm->cfg->mig_in)
+		ret = receive(vm);
 	if (ret)
 		return VMM_EXIT_ERROR;
 	sfd = open_signalfd();

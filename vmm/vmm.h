@@ -195,6 +195,16 @@ struct vm_config {
 	bool verbose;
 	/* How long a lost device has to come back (0: it fails at once). */
 	unsigned int reconnect_ms;
+	/*
+	 * Migration: mig_in ("unix:PATH" to listen on, or a file) replaces
+	 * loading the guest; mig_out is where SIGUSR2, or migrate_after_ms
+	 * after the start, sends the running VM.
+	 */
+	const char *mig_in;
+	const char *mig_out;
+	bool mig_in_file;
+	bool mig_out_file;
+	int migrate_after_ms; /* -1: on SIGUSR2 only */
 };
 
 #define VM_MAX_SLOTS 512
@@ -279,6 +289,10 @@ struct vm_mig_opts {
 int vm_migrate_out(struct vm *vm, int fd, const struct vm_mig_opts *o);
 /* Destination: devices opened, vCPUs created, nothing running. */
 int vm_migrate_in(struct vm *vm, int fd);
+
+/* migsock.c: the stream's ends, as the configuration names them. */
+int mig_open_in(const struct vm_config *cfg);
+int mig_open_out(const struct vm_config *cfg);
 
 /* vdev.c: a vfio-user device, PCI device index + 1 on bus 0. */
 struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index);

@@ -186,7 +186,7 @@ static int vmm(char *const *args, char *err, size_t cap)
 static void test_cmdline(void **state)
 {
 	static const struct {
-		char *args[6];
+		char *args[8];
 		const char *says;
 	} bad[] = {
 		{ { "uvfio-vmm", NULL }, "--guest is required" },
@@ -202,6 +202,17 @@ static void test_cmdline(void **state)
 		{ { "uvfio-vmm", "-g", "x", "--reconnect-ms", "5s", NULL },
 		  "--reconnect-ms" },
 		{ { "uvfio-vmm", "--bogus", NULL }, "usage" },
+		{ { "uvfio-vmm", "--incoming", "/tmp/s", NULL },
+		  "want unix:PATH" },
+		{ { "uvfio-vmm", "--incoming", "unix:", NULL }, "empty path" },
+		{ { "uvfio-vmm", "-g", "x", "--restore", "f", NULL },
+		  "exclude each other" },
+		{ { "uvfio-vmm", "-g", "x", "--migrate-after-ms", "5", NULL },
+		  "needs --migrate-to" },
+		{ { "uvfio-vmm", "-g", "x", "--save", "a", "--save", "b", NULL },
+		  "at most" },
+		{ { "uvfio-vmm", "-g", "x", "--migrate-to", "tcp:1", NULL },
+		  "want unix:PATH" },
 	};
 	char out[4096];
 	char *help[] = { "uvfio-vmm", "--help", NULL };
@@ -214,7 +225,9 @@ static void test_cmdline(void **state)
 	}
 	assert_int_equal(vmm(help, out, sizeof(out)), 0);
 	for (const char *o = "--guest\0--mem\0--cpus\0--device\0--stats\0"
-			     "--reconnect-ms\0--verbose\0--help\0";
+			     "--reconnect-ms\0--verbose\0--help\0--incoming\0"
+			     "--restore\0--migrate-to\0--save\0"
+			     "--migrate-after-ms\0";
 	     *o; o += strlen(o) + 1)
 		if (!strstr(out, o))
 			fail_msg("--help does not list %s", o);
