@@ -20,6 +20,10 @@
 #   --restart       kill the device once the guest says READY and start
 #                   it again on the same socket; the VMM must reconnect
 #                   and the guest pass
+#   --migrate       a second uvfio-testdev and a second VMM waiting with
+#                   --incoming; once the guest says READY the first VMM
+#                   gets SIGUSR2 and moves the VM there: it must end 0
+#                   saying it migrated, the second run the guest to PASS
 #   --hostile       broken and hostile ELF files instead of GUEST
 #   --cli           bad command lines
 set -u
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--worker) tdargs="--worker"; shift ;;
 	--disconnect) mode=disconnect; shift ;;
 	--restart) mode=restart; shift ;;
+	--migrate) mode=migrate; shift ;;
 	--hostile) mode=hostile; shift ;;
 	--cli) mode=cli; shift ;;
 	*) break ;;
@@ -66,9 +71,13 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/uvfio-guest.XXXXXX") || exit 1
 sock=$tmp/sock
 tdpid=
 vmpid=
+td2pid=
+vm2pid=
 cleanup() {
 	[ -n "$vmpid" ] && kill -KILL "$vmpid" 2>/dev/null
+	[ -n "$vm2pid" ] && kill -KILL "$vm2pid" 2>/dev/null
 	[ -n "$tdpid" ] && kill -TERM "$tdpid" 2>/dev/null && wait "$tdpid"
+	[ -n "$td2pid" ] && kill -TERM "$td2pid" 2>/dev/null && wait "$td2pid"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -213,6 +222,63 @@ run_restart() {
 	echo "PASS"
 }
 
+# wait_file PATH WHAT PID: until PATH exists, while PID lives.
+wait_file() {
+	i=0
+	while [ ! -e "$1" ]; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$3" 2>/dev/null; then
+			cat "$tmp"/*.out 2>/dev/null
+			fail "$2"
+		fi
+		sleep 0.1
+	done
+}
+
+run_migrate() {
+	"$testdev" --socket "$tmp/sock2" $tdargs 2>"$tmp/testdev2.log" &
+	td2pid=$!
+	wait_file "$tmp/sock2" "the second uvfio-testdev did not listen" \
+		"$td2pid"
+	timeout -k 5 "$TIMEOUT" "$vmm" --mem 64M --cpus "$cpus" \
+		--device vfio-user,socket="$tmp/sock2" --stats -v \
+		--incoming unix:"$tmp/mig" >"$tmp/dst.out" 2>&1 &
+	vm2pid=$!
+	wait_file "$tmp/mig" "the destination VMM never listened" "$vm2pid"
+	start_testdev
+	# shellcheck disable=SC2046
+	timeout -k 5 "$TIMEOUT" "$vmm" $(vmm_args) --guest "$guest" \
+		--migrate-to unix:"$tmp/mig" >"$tmp/src.out" 2>&1 &
+	vmpid=$!
+	i=0
+	until grep -q '^READY' "$tmp/src.out"; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$vmpid" 2>/dev/null; then
+			cat "$tmp/src.out"
+			fail "the guest never became ready"
+		fi
+		sleep 0.1
+	done
+	kill -USR2 "$vmpid"
+	wait "$vmpid"
+	status=$?
+	vmpid=
+	echo "--- source"
+	cat "$tmp/src.out"
+	[ "$status" -eq 0 ] || fail "source exit status $status, want 0"
+	grep -q 'migrated to' "$tmp/src.out" || fail "no word of the move"
+	wait "$vm2pid"
+	status=$?
+	vm2pid=
+	echo "--- destination"
+	cat "$tmp/dst.out"
+	[ "$status" -eq 0 ] || fail "destination exit status $status, want 0"
+	grep -q '^FAIL' "$tmp/src.out" && fail "the guest failed before"
+	check_needs "$tmp/dst.out"
+	grep -q 'the VM moved' "$tmp/dst.out" || fail "the guest did not move"
+	echo "PASS"
+}
+
 # patch OFF BYTES: a copy of the guest with BYTES (printf octal escapes,
 # little endian) written at OFF.
 patch() {
@@ -310,6 +376,7 @@ case $mode in
 run) run_one ;;
 disconnect) run_disconnect ;;
 restart) run_restart ;;
+migrate) run_migrate ;;
 hostile) run_hostile ;;
 cli) run_cli ;;
 esac

@@ -168,6 +168,8 @@ static int receive(struct vm *vm)
 		vmm_err("incoming migration from %s: %s", vm->cfg->mig_in,
 			strerror(-ret));
 	else
+		vm->migrated_in = true;
+	if (!ret)
 		vmm_info(vm, "migration from %s loaded", vm->cfg->mig_in);
 	return ret;
 }

@@ -4,9 +4,10 @@
  * relaxed atomic stores suffice); devices count trapped accesses per BAR.
  * Readers sum over vCPUs: a guest through the stats port, the VMM at exit
  * with --stats.  The point is to show that accesses to mapped BAR areas
- * never leave the guest.  One selector is not a counter: STAT_TSC_KHZ
+ * never leave the guest.  Two selectors are not counters: STAT_TSC_KHZ
  * gives the guest its TSC rate (KVM_GET_TSC_KHZ), for turning rdtsc
- * differences into time.
+ * differences into time, and STAT_MIGRATED says whether the VM came in
+ * by migration (a guest test's way to see it moved).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -74,6 +75,9 @@ int stats_get(struct vm *vm, uint32_t sel, uint64_t *val)
 		return 0;
 	case STAT_TSC_KHZ:
 		return tsc_khz(vm, val);
+	case STAT_MIGRATED:
+		*val = vm->migrated_in;
+		return 0;
 	}
 	if (sel < STAT_DEV_BAR(0, 0))
 		return -ENOENT;

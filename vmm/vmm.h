@@ -109,6 +109,7 @@ uint64_t stats_read(const uint64_t *counter);
 #define STAT_MMIO_UNASSIGNED 3
 #define STAT_HLT 4
 #define STAT_TSC_KHZ 5 /* not a counter: the guest's TSC rate */
+#define STAT_MIGRATED 6 /* not a counter: 1 once the VM came in moving */
 #define STAT_DEV_BAR(dev, bar) (0x100 + (dev)*8 + (bar))
 int stats_get(struct vm *vm, uint32_t sel, uint64_t *val);
 void stats_print(struct vm *vm);
@@ -232,6 +233,7 @@ struct vm {
 	bool stopping;
 	int status;
 	int stop_fd;
+	bool migrated_in; /* the VM came in by --incoming or --restore */
 	/* Pause (migration), under stop_lock: parked vCPUs wait on park. */
 	bool paused;
 	unsigned int parked;

@@ -35,6 +35,7 @@
 #define VMM_STAT_MMIO_UNASSIGNED 3
 #define VMM_STAT_HLT 4
 #define VMM_STAT_TSC_KHZ 5 /* the TSC rate, not a counter */
+#define VMM_STAT_MIGRATED 6 /* 1 once the VM came in by migration */
 #define VMM_STAT_DEV_BAR(dev, bar) (0x100 + (dev)*8 + (bar))
 
 /* Port I/O and CPU control. */
