@@ -38,7 +38,6 @@ static int plug_devices(struct vm *vm)
 {
 	unsigned int i;
 
-	vm->pci_next = PCI_MMIO_BASE;
 	for (i = 0; i < vm->cfg->nr_devs; i++) {
 		vm->devs[i] = vdev_open(vm, vm->cfg->sockets[i], i);
 		if (!vm->devs[i])

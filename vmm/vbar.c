@@ -250,6 +250,7 @@ static void unmap(struct vbar *b)
 		b->maps[k].slot = -1;
 	}
 	vdoor_unbind(b);
+	p2p_bar_unmap(b);
 	if (b->mmio.live)
 		mmio_del(&vm->mmio, &b->mmio);
 	b->live = false;
@@ -295,6 +296,7 @@ static void map(struct vbar *b)
 	vdoor_bind(b, b->addr);
 	b->live = true;
 	b->live_addr = b->addr;
+	p2p_bar_map(b);
 }
 
 static void update(struct vbar *b)

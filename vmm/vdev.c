@@ -104,6 +104,8 @@ static int recover(struct vdev *vd, unsigned int gen)
 			fail(vd, ret);
 		} else {
 			vdoor_renew(vd);
+			__atomic_store_n(&vd->p2p_stale, true,
+					 __ATOMIC_RELEASE);
 			vd->gen++;
 			vmm_info(vd->vm, "device %u (%s) reconnected",
 				 vd->index, vd->socket);
@@ -141,6 +143,13 @@ static int dev_access(struct vdev *vd, int bar, uint64_t off, void *data,
 				      uvfio_client_bar_read(vd->c, bar, off,
 							    data, len);
 		pthread_rwlock_unlock(&vd->conn);
+		/* A BAR access holds no vd->lock; config ones renew there. */
+		if (bar >= 0 && __atomic_load_n(&vd->p2p_stale,
+						__ATOMIC_ACQUIRE)) {
+			pthread_mutex_lock(&vd->lock);
+			p2p_renew(vd);
+			pthread_mutex_unlock(&vd->lock);
+		}
 		if (ret >= 0)
 			return 0;
 		/* Opening: a device lost now is an open that fails. */
@@ -230,6 +239,7 @@ int vdev_cfg_access(struct vdev *vd, uint32_t off, void *data, uint32_t len,
 				 ((uint8_t *)data)[PCI_COMMAND + 1 - off] << 8);
 	vdev_set_command(vd, cmd);
 out:
+	p2p_renew(vd);
 	pthread_mutex_unlock(&vd->lock);
 	return ret;
 }
@@ -410,6 +420,7 @@ struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 	if (ret)
 		goto err;
 	vd->opened = true;
+	p2p_add_device(vd);
 	return vd;
 err:
 	vdev_close(vd);
@@ -421,6 +432,7 @@ void vdev_close(struct vdev *vd)
 {
 	if (!vd)
 		return;
+	p2p_remove_device(vd);
 	if (vd->irq_attached)
 		uvfio_client_irq_detach(vd->c);
 	pthread_mutex_lock(&vd->lock);

@@ -20,6 +20,7 @@ struct vmap {
 	uint64_t size; /* page multiple */
 	uint8_t *hva;
 	int slot; /* -1 while not in guest memory */
+	uint32_t p2p; /* bit per peer device holding it as a DMA window */
 };
 
 struct vbar {
@@ -68,6 +69,7 @@ struct vdev {
 	unsigned int gen;
 	bool failed;
 	bool opened; /* until then a lost device fails the open */
+	bool p2p_stale; /* reconnected: peers' windows of it are old (atomic) */
 	uint64_t cfg_size;
 	/* Guest config writes and BAR moves; not held for BAR accesses. */
 	pthread_mutex_t lock;
@@ -111,6 +113,20 @@ void vbar_reg_write(struct vdev *vd, unsigned int i, uint32_t val);
 void vbar_update_all(struct vdev *vd);
 void vbar_release(struct vdev *vd);
 void vbar_print(const struct vdev *vd);
+
+/* p2p.c: live BARs' mappable areas as the other devices' DMA windows. */
+void p2p_bar_map(struct vbar *b);
+void p2p_bar_unmap(struct vbar *b);
+/* A device joining: the other devices' live BARs into its DMA space. */
+void p2p_add_device(struct vdev *vd);
+/* A device leaving: the peers forget the windows they gave it. */
+void p2p_remove_device(struct vdev *vd);
+/*
+ * After a reconnect (vd->p2p_stale): vd's areas again, from its new
+ * region files.  Under vd->lock, which a reconnect cannot take (it may
+ * run under it), hence the flag.
+ */
+void p2p_renew(struct vdev *vd);
 
 /* doorbell.c: KVM_IOEVENTFD for the device's doorbells in a BAR. */
 void vdoor_probe(struct vbar *b);

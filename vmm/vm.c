@@ -120,6 +120,7 @@ static int vm_init_common(struct vm *vm, const struct vm_config *cfg)
 	vm->kvm_fd = -1;
 	vm->fd = -1;
 	vm->ram.fd = -1;
+	vm->pci_next = PCI_MMIO_BASE;
 	pthread_mutex_init(&vm->slot_lock, NULL);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->park, NULL);
@@ -184,8 +185,11 @@ void vm_destroy(struct vm *vm)
 
 	for (i = 0; i < vm->nr_cpus; i++)
 		vcpu_destroy(&vm->cpus[i]);
-	for (i = 0; i < vm->nr_devs; i++)
+	/* Each leaves the array as it goes: the others' BARs forget it. */
+	for (i = 0; i < vm->nr_devs; i++) {
 		vdev_close(vm->devs[i]);
+		vm->devs[i] = NULL;
+	}
 	vm->nr_devs = 0;
 	uvfio_irq_router_free(vm->router);
 	vm->router = NULL;
