@@ -7,7 +7,7 @@ b=${1:-build}
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 for n in region_rtt irq_user doorbell dma_inband dma_scale \
-	msix_enable_2048 migration guest_irq guest_mmio; do
+	msix_enable_2048 migration guest_irq guest_mmio vm_migrate; do
 	out=$(mktemp)
 	echo "== $n"
 	rc=0

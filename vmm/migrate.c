@@ -243,8 +243,11 @@ static int on_quiesce(void *arg)
 {
 	struct out_ctx *x = arg;
 
+	int r = vm_pause(x->vm);
+
 	x->t_pause = now_ns();
-	return vm_pause(x->vm);
+	x->st.paused_at_ns = x->t_pause;
+	return r;
 }
 
 static void on_resume(void *arg)

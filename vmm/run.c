@@ -74,6 +74,14 @@ static int open_signalfd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -106,6 +114,7 @@ static void migrate_now(struct vm *vm)
 			vm->cfg->mig_out, strerror(-ret));
 		return;
 	}
+	vm->mig = st;
 	fprintf(stderr,
 		PROG ": migrated to %s: %u rounds, %llu pages, %llu after the "
 		     "vCPUs stopped, stopped for %llu us until the last "
@@ -196,6 +205,7 @@ int vm_run(struct vm *vm)
 			strerror(errno));
 	vmm_info(vm, "starting %u vCPU(s) at %#llx", vm->nr_cpus,
 		 (unsigned long long)entry);
+	vm->started_ns = mono_ns();
 	for (i = 0; i < vm->nr_cpus; i++) {
 		if (vcpu_start(&vm->cpus[i])) {
 			vm_stop(vm, VMM_EXIT_ERROR);

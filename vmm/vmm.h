@@ -208,6 +208,15 @@ struct vm_config {
 	int migrate_after_ms; /* -1: on SIGUSR2 only */
 };
 
+/* migrate.c: what a move of the whole VM did. */
+struct vm_mig_stats {
+	unsigned int rounds; /* of RAM pre-copy */
+	uint64_t pages; /* of RAM sent, all rounds */
+	uint64_t final_pages; /* sent after the vCPUs stopped */
+	uint64_t stopped_ns; /* vCPUs parked -> last frame written */
+	uint64_t paused_at_ns; /* CLOCK_MONOTONIC when the vCPUs parked */
+};
+
 #define VM_MAX_SLOTS 512
 
 struct vm {
@@ -234,6 +243,8 @@ struct vm {
 	int status;
 	int stop_fd;
 	bool migrated_in; /* the VM came in by --incoming or --restore */
+	uint64_t started_ns; /* CLOCK_MONOTONIC as vm_run() starts vCPUs */
+	struct vm_mig_stats mig; /* of the last move out that succeeded */
 	/* Pause (migration), under stop_lock: parked vCPUs wait on park. */
 	bool paused;
 	unsigned int parked;
@@ -271,13 +282,7 @@ int vm_ram_dirty_get(struct vm *vm, uint64_t *bitmap);
 /* Runs the guest to its end; returns the exit status. */
 int vm_run(struct vm *vm);
 
-/* migrate.c: the whole VM, live, through a stream (socket or file). */
-struct vm_mig_stats {
-	unsigned int rounds; /* of RAM pre-copy */
-	uint64_t pages; /* of RAM sent, all rounds */
-	uint64_t final_pages; /* sent after the vCPUs stopped */
-	uint64_t stopped_ns; /* vCPUs parked -> last frame written */
-};
+/* migrate.c (the calls are below struct vm). */
 struct vm_mig_opts {
 	/* Tests: after round's RAM went out, before the logs are read. */
 	void (*round_done)(void *arg, unsigned int round);
