@@ -349,7 +349,7 @@ run_cli() {
 	expect_usage --guest "$guest" extra
 	want="bad --mem"
 	expect_usage --guest "$guest" --mem 1
-	expect_usage --guest "$guest" --mem 5G
+	expect_usage --guest "$guest" --mem 65G
 	expect_usage --guest "$guest" --mem 3M
 	expect_usage --guest "$guest" --mem 64X
 	expect_usage --guest "$guest" --mem -- -1

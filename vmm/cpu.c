@@ -150,11 +150,12 @@ static int set_regs(struct vcpu *cpu, uint64_t entry)
 
 	memset(&r, 0, sizeof(r));
 	r.rip = entry;
-	r.rsp = vm->ram.size - cpu->index * GUEST_STACK_SIZE;
+	r.rsp = vm->ram.low - cpu->index * GUEST_STACK_SIZE;
 	r.rflags = 0x2;
 	r.rdi = cpu->index;
 	r.rsi = vm->nr_cpus;
-	r.rdx = vm->ram.size;
+	r.rdx = vm->ram.low;
+	r.r8 = vm->ram.size - vm->ram.low;
 	if (ioctl(cpu->fd, KVM_SET_REGS, &r) < 0) {
 		vmm_err("KVM_SET_REGS: %s", strerror(errno));
 		return -errno;

@@ -21,7 +21,9 @@ static void usage(FILE *f)
 		"  -g, --guest ELF        freestanding x86-64 ELF to run\n"
 		"  -m, --mem SIZE         guest RAM (default 64M; plain numbers "
 		"are MiB,\n"
-		"                         K/M/G suffixes allowed; 4M..3G)\n"
+		"                         K/M/G suffixes allowed; 4M..64G, "
+		"what passes\n"
+		"                         3G goes above 4 GiB)\n"
 		"  -c, --cpus N           vCPUs (default 1, at most %u)\n"
 		"  -d, --device vfio-user,socket=PATH\n"
 		"                         a vfio-user device (repeatable, at "
@@ -193,7 +195,7 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case 'm':
 			if (parse_mem(optarg, &cfg->ram_size)) {
-				vmm_err("bad --mem '%s': want 4M..3G in 2 MiB "
+				vmm_err("bad --mem '%s': want 4M..64G in 2 MiB "
 					"steps",
 					optarg);
 				return -EINVAL;

@@ -34,10 +34,22 @@ int ram_init(struct vm *vm, uint64_t size)
 		goto err_fd;
 	}
 	ram->size = size;
-	ret = vm_slot_map(vm, 0, size, ram->hva);
+	ram->low = size < RAM_LOW_MAX ? size : RAM_LOW_MAX;
+	ret = vm_slot_map(vm, 0, ram->low, ram->hva);
 	if (ret < 0)
 		goto err_map;
 	ram->slot = ret;
+	ram->slot_high = -1;
+	if (size > ram->low) {
+		ret = vm_slot_map(vm, GPA_HIGH_RAM, size - ram->low,
+				  ram->hva + ram->low);
+		if (ret < 0) {
+			vm_slot_unmap(vm, ram->slot);
+			goto err_map;
+		}
+		ram->slot_high = ret;
+	}
+	vm->pci_next64 = ram_mmio64_base(ram);
 	return 0;
 
 err_map:
@@ -62,7 +74,12 @@ void ram_destroy(struct guest_ram *ram)
 
 void *ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len)
 {
-	if (gpa > ram->size || len > ram->size - gpa)
-		return NULL;
-	return ram->hva + gpa;
+	uint64_t high = ram->size - ram->low;
+
+	if (gpa <= ram->low && len <= ram->low - gpa)
+		return ram->hva + gpa;
+	if (gpa >= GPA_HIGH_RAM && gpa - GPA_HIGH_RAM <= high &&
+	    len <= high - (gpa - GPA_HIGH_RAM))
+		return ram->hva + ram->low + (gpa - GPA_HIGH_RAM);
+	return NULL;
 }

@@ -133,12 +133,14 @@ static int put(int fd, uint32_t type, const void *h, size_t hlen,
 	return r ?: write_full(fd, data, len);
 }
 
+/* n pages of the RAM file from page first, all in one part of RAM. */
 static int put_run(struct out_ctx *x, int fd, uint64_t first, uint64_t n)
 {
-	uint64_t gpa = first * PAGE;
+	const struct guest_ram *ram = &x->vm->ram;
+	uint64_t gpa = ram_gpa(ram, first * PAGE);
 
 	x->st.pages += n;
-	return put(fd, VMF_RAM, &gpa, sizeof(gpa), x->vm->ram.hva + gpa,
+	return put(fd, VMF_RAM, &gpa, sizeof(gpa), ram->hva + first * PAGE,
 		   (size_t)(n * PAGE));
 }
 
@@ -146,16 +148,22 @@ static int put_run(struct out_ctx *x, int fd, uint64_t first, uint64_t n)
 static int put_dirty(struct out_ctx *x, int fd)
 {
 	uint64_t pages = x->vm->ram.size / PAGE, run = 0, first = 0;
+	uint64_t split = x->vm->ram.low / PAGE;
 	int r = 0;
 
 	for (uint64_t p = 0; p < pages && !r; p++) {
 		bool d = x->dirty[p / 64] >> (p % 64) & 1;
 
+		/* A run never spans the two parts of RAM. */
+		if (run && p == split) {
+			r = put_run(x, fd, first, run);
+			run = 0;
+		}
 		if (d && !run)
 			first = p;
 		if (d)
 			run++;
-		if (run && (!d || run == RUN_MAX)) {
+		if (!r && run && (!d || run == RUN_MAX)) {
 			r = put_run(x, fd, first, run);
 			run = 0;
 		}
@@ -176,6 +184,42 @@ static bool page_zero(const uint8_t *p)
 	return !acc;
 }
 
+/*
+ * Round 0: every page of RAM with something in it.  The file's holes
+ * (SEEK_DATA/SEEK_HOLE: pages never written) are skipped unread, so a
+ * large, mostly untouched guest costs what it holds; pages of zeros
+ * within data are skipped too.
+ */
+static int put_data(struct out_ctx *x, int fd, uint64_t pages)
+{
+	const struct guest_ram *ram = &x->vm->ram;
+	off_t at = 0;
+
+	while ((uint64_t)at < ram->size) {
+		off_t from = ram->fd >= 0 ? lseek(ram->fd, at, SEEK_DATA) : at;
+		off_t to = from >= 0 && ram->fd >= 0 ?
+				   lseek(ram->fd, from, SEEK_HOLE) :
+				   (off_t)ram->size;
+
+		if (from < 0 && errno == ENXIO)
+			break; /* no data past at */
+		if (from < 0 || to < 0) {
+			/* No hole search here: every page is read. */
+			from = at;
+			to = (off_t)ram->size;
+		}
+		for (uint64_t p = (uint64_t)from / PAGE;
+		     p < pages && p * PAGE < (uint64_t)to; p++)
+			if (!page_zero(ram->hva + p * PAGE))
+				x->dirty[p / 64] |= 1ull << (p % 64);
+		at = (to + (off_t)PAGE - 1) & ~(off_t)(PAGE - 1);
+		if (to <= from)
+			break;
+	}
+	/* In runs, as the later rounds send theirs. */
+	return put_dirty(x, fd);
+}
+
 /* What the logs hold now, into x->dirty; the number of pages set. */
 static int collect(struct out_ctx *x, uint64_t *count)
 {
@@ -185,11 +229,17 @@ static int collect(struct out_ctx *x, uint64_t *count)
 
 	if (x->kvm_log)
 		r = vm_ram_dirty_get(vm, x->dirty);
-	for (unsigned int i = 0; i < vm->nr_devs && !r; i++)
-		if (x->dma_log[i])
-			r = uvfio_client_dirty_merge(vm->devs[i]->c, 0,
-						     vm->ram.size, PAGE,
-						     x->dirty);
+	for (unsigned int i = 0; i < vm->nr_devs && !r; i++) {
+		if (!x->dma_log[i])
+			continue;
+		r = uvfio_client_dirty_merge(vm->devs[i]->c, 0, vm->ram.low,
+					     PAGE, x->dirty);
+		if (!r && vm->ram.size > vm->ram.low)
+			r = uvfio_client_dirty_merge(
+				vm->devs[i]->c, GPA_HIGH_RAM,
+				vm->ram.size - vm->ram.low, PAGE,
+				x->dirty + vm->ram.low / PAGE / 64);
+	}
 	if (r)
 		return r;
 	for (size_t i = 0; i < x->words; i++)
@@ -223,9 +273,7 @@ static int on_round(void *arg, int fd, unsigned int round, bool *more)
 
 	if (round == 0) {
 		r = put_head(x, fd);
-		for (uint64_t p = 0; p < pages && !r; p++)
-			if (!page_zero(x->vm->ram.hva + p * PAGE))
-				r = put_run(x, fd, p, 1);
+		r = r ?: put_data(x, fd, pages);
 	} else {
 		r = put_dirty(x, fd);
 	}
@@ -321,7 +369,10 @@ static int on_stopped(void *arg, int fd)
 static int logs_start(struct out_ctx *x)
 {
 	struct vm *vm = x->vm;
-	struct uvfio_iova_range all = { 0, vm->ram.size };
+	struct uvfio_iova_range all[2] = {
+		{ 0, vm->ram.low },
+		{ GPA_HIGH_RAM, vm->ram.size - vm->ram.low },
+	};
 	int r;
 
 	if (vm->fd >= 0) {
@@ -333,7 +384,8 @@ static int logs_start(struct out_ctx *x)
 	for (unsigned int i = 0; i < vm->nr_devs; i++) {
 		uint64_t pg = PAGE;
 
-		r = uvfio_client_dirty_start(vm->devs[i]->c, &pg, &all, 1);
+		r = uvfio_client_dirty_start(vm->devs[i]->c, &pg, all,
+					     vm->ram.size > vm->ram.low ? 2 : 1);
 		if (!r && pg != PAGE) {
 			uvfio_client_dirty_stop(vm->devs[i]->c);
 			r = -EINVAL;

@@ -22,14 +22,14 @@ static int load_guest(struct vm *vm, uint64_t *entry)
 	uint64_t stacks = (uint64_t)vm->cfg->nr_cpus * GUEST_STACK_SIZE;
 	int ret;
 
-	if (vm->ram.size < GPA_LOAD_MIN + stacks + 0x100000) {
+	if (vm->ram.low < GPA_LOAD_MIN + stacks + 0x100000) {
 		vmm_err("%llu bytes of RAM leave no room for the guest",
-			(unsigned long long)vm->ram.size);
+			(unsigned long long)vm->ram.low);
 		return -ENOMEM;
 	}
 	ret = boot_build(&vm->ram);
 	if (!ret)
-		ret = elf_load(&vm->ram, vm->cfg->guest, vm->ram.size - stacks,
+		ret = elf_load(&vm->ram, vm->cfg->guest, vm->ram.low - stacks,
 			       entry);
 	return ret;
 }

@@ -187,14 +187,15 @@ int vbar_probe(struct vdev *vd)
 	return ret;
 }
 
-void vbar_assign(struct vdev *vd, uint64_t *next)
+void vbar_assign(struct vdev *vd, uint64_t *next, uint64_t *next64)
 {
+	const uint64_t end64 = ram_mmio64_base(&vd->vm->ram) + PCI_MMIO64_SIZE;
 	bool done[UVFIO_PCI_NUM_BARS] = { false };
 	unsigned int n, i;
 
 	for (n = 0; n < UVFIO_PCI_NUM_BARS; n++) {
 		struct vbar *big = NULL;
-		uint64_t align, at;
+		uint64_t align, at, *at_next, end;
 
 		for (i = 0; i < UVFIO_PCI_NUM_BARS; i++) {
 			struct vbar *b = &vd->bars[i];
@@ -206,17 +207,20 @@ void vbar_assign(struct vdev *vd, uint64_t *next)
 		if (!big)
 			break;
 		done[big->index] = true;
+		/* 64-bit BARs above 4 GiB, as OVMF places them. */
+		at_next = big->mem64 ? next64 : next;
+		end = big->mem64 ? end64 : PCI_MMIO_END;
 		align = big->size > PAGE ? big->size : PAGE;
-		at = (*next + align - 1) & ~(align - 1);
-		if (at < *next || at > PCI_MMIO_END ||
-		    align > PCI_MMIO_END - at) {
-			vmm_err("device %u BAR%u: no room in the PCI window; "
+		at = (*at_next + align - 1) & ~(align - 1);
+		if (at < *at_next || at > end || align > end - at) {
+			vmm_err("device %u BAR%u: no room in the %s PCI window; "
 				"left unassigned",
-				vd->index, big->index);
+				vd->index, big->index,
+				big->mem64 ? "64-bit" : "32-bit");
 			continue;
 		}
 		big->addr = at;
-		*next = at + align;
+		*at_next = at + align;
 	}
 }
 

@@ -313,9 +313,16 @@ static int map_ram(struct vdev *vd)
 	struct guest_ram *ram = &vd->vm->ram;
 	int ret;
 
-	ret = uvfio_client_dma_map(vd->c, 0, ram->size,
+	ret = uvfio_client_dma_map(vd->c, 0, ram->low,
 				   UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE,
 				   ram->hva, ram->fd, 0);
+	if (ret >= 0 && ram->size > ram->low)
+		ret = uvfio_client_dma_map(vd->c, GPA_HIGH_RAM,
+					   ram->size - ram->low,
+					   UVFIO_DMA_PROT_READ |
+						   UVFIO_DMA_PROT_WRITE,
+					   ram->hva + ram->low, ram->fd,
+					   ram->low);
 	if (ret < 0)
 		vmm_err("device %u (%s): DMA map of guest RAM: %s", vd->index,
 			vd->socket, strerror(-ret));
@@ -413,7 +420,7 @@ struct vdev *vdev_open(struct vm *vm, const char *socket, unsigned int index)
 		ret = map_ram(vd);
 	if (ret)
 		goto err;
-	vbar_assign(vd, &vm->pci_next);
+	vbar_assign(vd, &vm->pci_next, &vm->pci_next64);
 	ret = enable_decoding(vd);
 	if (!ret)
 		ret = attach_irqs(vd);

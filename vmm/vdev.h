@@ -104,8 +104,11 @@ int vdev_mig_load(struct vdev *vd, const void *blob, size_t len);
 
 /* vbar.c */
 int vbar_probe(struct vdev *vd);
-/* Firmware's job: addresses in the PCI window, largest BAR first. */
-void vbar_assign(struct vdev *vd, uint64_t *next);
+/*
+ * Firmware's job: addresses in the PCI windows, largest BAR first, the
+ * 64-bit ones in the window above 4 GiB (*next64).
+ */
+void vbar_assign(struct vdev *vd, uint64_t *next, uint64_t *next64);
 /* The guest's view of BAR register dword i (0..5). */
 uint32_t vbar_reg_read(struct vdev *vd, unsigned int i);
 void vbar_reg_write(struct vdev *vd, unsigned int i, uint32_t val);

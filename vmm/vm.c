@@ -340,31 +340,43 @@ void vm_park(struct vm *vm, struct vcpu *cpu)
 	pthread_mutex_unlock(&vm->stop_lock);
 }
 
-int vm_ram_dirty_log(struct vm *vm, bool on)
+/* KVM slot of RAM part high (false: at GPA 0). */
+static int ram_slot_log(struct vm *vm, bool high, bool on)
 {
+	struct guest_ram *ram = &vm->ram;
 	struct kvm_userspace_memory_region r = {
-		.slot = (uint32_t)vm->ram.slot,
+		.slot = (uint32_t)(high ? ram->slot_high : ram->slot),
 		.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
-		.guest_phys_addr = 0,
-		.memory_size = vm->ram.size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->ram.hva,
+		.guest_phys_addr = high ? GPA_HIGH_RAM : 0,
+		.memory_size = high ? ram->size - ram->low : ram->low,
+		.userspace_addr = (uint64_t)(uintptr_t)(ram->hva +
+							(high ? ram->low : 0)),
 	};
 
-	if (vm->fd < 0)
-		return -ENOTSUP;
 	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }
 
-int vm_ram_dirty_get(struct vm *vm, uint64_t *bitmap)
+int vm_ram_dirty_log(struct vm *vm, bool on)
 {
-	size_t words = (vm->ram.size / 4096 + 63) / 64;
-	uint64_t *log;
-	struct kvm_dirty_log d = { .slot = (uint32_t)vm->ram.slot };
-	int ret = 0;
+	int ret;
 
 	if (vm->fd < 0)
 		return -ENOTSUP;
-	log = calloc(words, sizeof(*log));
+	ret = ram_slot_log(vm, false, on);
+	if (!ret && vm->ram.slot_high >= 0)
+		ret = ram_slot_log(vm, true, on);
+	return ret;
+}
+
+/* The log of one slot of pages, ORed into bitmap (word aligned). */
+static int slot_dirty(struct vm *vm, int slot, uint64_t pages,
+		      uint64_t *bitmap)
+{
+	size_t words = (pages + 63) / 64;
+	struct kvm_dirty_log d = { .slot = (uint32_t)slot };
+	uint64_t *log = calloc(words, sizeof(*log));
+	int ret = 0;
+
 	if (!log)
 		return -ENOMEM;
 	d.dirty_bitmap = log;
@@ -373,5 +385,21 @@ int vm_ram_dirty_get(struct vm *vm, uint64_t *bitmap)
 	for (size_t i = 0; !ret && i < words; i++)
 		bitmap[i] |= log[i];
 	free(log);
+	return ret;
+}
+
+int vm_ram_dirty_get(struct vm *vm, uint64_t *bitmap)
+{
+	struct guest_ram *ram = &vm->ram;
+	int ret;
+
+	if (vm->fd < 0)
+		return -ENOTSUP;
+	ret = slot_dirty(vm, ram->slot, ram->low / 4096, bitmap);
+	/* The low part is whole 2 MiB: the high one starts on a word. */
+	if (!ret && ram->slot_high >= 0)
+		ret = slot_dirty(vm, ram->slot_high,
+				 (ram->size - ram->low) / 4096,
+				 bitmap + ram->low / 4096 / 64);
 	return ret;
 }

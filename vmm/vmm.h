@@ -7,16 +7,21 @@
  * layout):
  *   0x0000_0000  page 0, RAM but not mapped (catches NULL)
  *   0x0000_1000  GDT and TSS               (boot.c)
- *   0x0000_2000  page tables               (boot.c)
+ *   0x0000_2000  page tables of the low 4 GiB (boot.c)
+ *   0x0002_0000  page directories above 4 GiB (boot.c)
  *   0x0010_0000  guest ELF segments, up to the stacks
- *   RAM end      per-vCPU stacks, 64 KiB each, vCPU 0 at the top
- *   0xc000_0000  PCI memory window, BARs assigned here (vdev.c)
+ *   low RAM end  per-vCPU stacks, 64 KiB each, vCPU 0 at the top
+ *   0xc000_0000  PCI memory window, 32-bit BARs assigned here (vdev.c)
  *   0xfe00_0000  ECAM: bus 0's configuration spaces, 1 MiB (pcihost.c)
  *   0xfec0_0000  IOAPIC, 0xfee0_0000 LAPIC (in-kernel irqchip)
  *   0xfeff_c000  KVM identity map page and TSS pages (vm.c)
+ *   4 GiB        RAM past the first 3 GiB, if any
+ *   then         the 64-bit PCI window (1 GiB aligned, PCI_MMIO64_SIZE):
+ *                64-bit BARs assigned here
  *
- * Guest entry ABI: 64-bit mode, CPL 0, paging on, interrupts off;
- * RDI = vCPU index, RSI = number of vCPUs, RDX = RAM size in bytes,
+ * Guest entry ABI: 64-bit mode, CPL 0, paging on (all of RAM and both
+ * PCI windows identity mapped), interrupts off; RDI = vCPU index, RSI =
+ * number of vCPUs, RDX = bytes of RAM at 0, R8 = bytes of RAM at 4 GiB,
  * RSP = top of the vCPU's stack (16-byte aligned).
  *
  * Ports: 0xe9 console (bytes out), 0xf4 exit (value out becomes the
@@ -54,7 +59,8 @@
 #define GPA_PDPT 0x3000ull
 #define GPA_PD 0x4000ull /* 4 pages: 0..4 GiB in 2 MiB pages */
 #define GPA_PT0 0x8000ull /* 4 KiB pages of the first 2 MiB */
-#define GPA_BOOT_END 0x9000ull
+#define GPA_PD_HIGH 0x20000ull /* one page per GiB above 4 GiB */
+#define GPA_BOOT_END 0x100000ull /* the page tables end below it */
 #define GPA_LOAD_MIN 0x100000ull
 #define GUEST_STACK_SIZE 0x10000ull
 
@@ -65,8 +71,12 @@
 #define KVM_IDMAP_GPA 0xfeffc000ull
 #define KVM_TSS_GPA 0xfeffd000ull
 
+#define GPA_HIGH_RAM (4ull << 30)
+#define PCI_MMIO64_SIZE (16ull << 30)
+
 #define RAM_MIN (4ull << 20)
-#define RAM_MAX PCI_MMIO_BASE
+#define RAM_LOW_MAX PCI_MMIO_BASE /* the rest goes to GPA_HIGH_RAM */
+#define RAM_MAX (64ull << 30)
 
 #define PORT_CONSOLE 0xe9
 #define PORT_EXIT 0xf4
@@ -78,17 +88,35 @@
 struct vm;
 struct vdev;
 
-/* mem.c: guest RAM, a sealed memfd mapped at GPA 0. */
+/*
+ * mem.c: guest RAM, one sealed memfd: its first low bytes at GPA 0 (up
+ * to the PCI window at 3 GiB), the rest at GPA_HIGH_RAM.  File offsets
+ * and host addresses run through both parts in order.
+ */
 struct guest_ram {
 	int fd;
 	uint8_t *hva;
-	uint64_t size;
+	uint64_t size; /* all of it */
+	uint64_t low; /* at GPA 0; size - low at GPA_HIGH_RAM */
 	int slot;
+	int slot_high; /* -1: no RAM above 4 GiB */
 };
 int ram_init(struct vm *vm, uint64_t size);
 void ram_destroy(struct guest_ram *ram);
-/* Host pointer for [gpa, gpa + len) in RAM, or NULL. */
+/* Host pointer for [gpa, gpa + len) in one part of RAM, or NULL. */
 void *ram_ptr(const struct guest_ram *ram, uint64_t gpa, uint64_t len);
+/* The guest address of the byte at offset off of the RAM file. */
+static inline uint64_t ram_gpa(const struct guest_ram *ram, uint64_t off)
+{
+	return off < ram->low ? off : GPA_HIGH_RAM + (off - ram->low);
+}
+/* Where the 64-bit PCI window starts: past high RAM, 1 GiB aligned. */
+static inline uint64_t ram_mmio64_base(const struct guest_ram *ram)
+{
+	uint64_t end = GPA_HIGH_RAM + (ram->size - ram->low);
+
+	return (end + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+}
 
 /* stats.c: exit counters.  Each vCPU writes only its own. */
 struct exit_stats {
@@ -162,7 +190,10 @@ int io_dispatch(struct vcpu *cpu, uint16_t port, void *data, uint32_t len,
 int elf_load(struct guest_ram *ram, const char *path, uint64_t load_end,
 	     uint64_t *entry);
 
-/* boot.c: GDT, TSS and identity page tables in guest RAM. */
+/*
+ * boot.c: GDT, TSS and identity page tables in guest RAM, mapping the
+ * low 4 GiB, RAM above it and the 64-bit PCI window.
+ */
 int boot_build(struct guest_ram *ram);
 
 /* cpu.c: vCPUs, each on its own thread. */
@@ -235,6 +266,7 @@ struct vm {
 	struct vdev *devs[VMM_MAX_DEVS];
 	unsigned int nr_devs;
 	uint64_t pci_next; /* BAR allocator in the PCI window */
+	uint64_t pci_next64; /* and in the 64-bit one (ram_mmio64_base()) */
 	struct vcpu cpus[VMM_MAX_CPUS];
 	unsigned int nr_cpus;
 	/* Stop: first status wins; stop_fd wakes the main thread. */
@@ -275,9 +307,12 @@ int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 /* Called by a vCPU whose KVM_RUN was interrupted: parks it if paused. */
 void vm_park(struct vm *vm, struct vcpu *cpu);
-/* KVM's dirty log of guest RAM (slot 0); -ENOTSUP without KVM. */
+/* KVM's dirty log of guest RAM (its slots); -ENOTSUP without KVM. */
 int vm_ram_dirty_log(struct vm *vm, bool on);
-/* ORs the pages written since the last call into bitmap, and clears. */
+/*
+ * ORs the pages written since the last call into bitmap, a bit per page
+ * of the RAM file (low part, then high), and clears the log.
+ */
 int vm_ram_dirty_get(struct vm *vm, uint64_t *bitmap);
 /* Runs the guest to its end; returns the exit status. */
 int vm_run(struct vm *vm);

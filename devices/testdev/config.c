@@ -54,7 +54,7 @@ static int add_caps(struct uvfio_pci_cfg *cfg)
 }
 
 static int add_bars(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
-		    void *priv)
+		    void *priv, bool bar64)
 {
 	static const uint64_t sizes[] = TESTDEV_BAR_SIZES;
 	struct uvfio_region_desc rd;
@@ -72,9 +72,14 @@ static int add_bars(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
 		return ret;
 
 	for (i = 1; i < UVFIO_PCI_NUM_BARS; i++) {
+		/* BAR5 is BAR4's upper half when BAR4 is 64-bit. */
+		if (bar64 && i == 5)
+			break;
 		memset(&rd, 0, sizeof(rd));
 		rd.size = sizes[i];
 		rd.flags = UVFIO_REGION_MEM | UVFIO_REGION_RW;
+		if (bar64 && i == 4)
+			rd.bar_flags = UVFIO_BAR_MEM64 | UVFIO_BAR_PREFETCH;
 		ret = uvfio_dev_add_region(dev, VFIO_PCI_BAR0_REGION_INDEX + i,
 					   &rd);
 		if (ret < 0)
@@ -126,7 +131,7 @@ int testdev_add_doorbells(struct uvfio_dev *dev)
 }
 
 int testdev_describe(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
-		     void *priv)
+		     void *priv, bool bar64)
 {
 	struct uvfio_pci_cfg *cfg = uvfio_dev_pci(dev);
 	int ret;
@@ -136,7 +141,7 @@ int testdev_describe(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
 	ret = add_caps(cfg);
 	if (ret < 0)
 		return ret;
-	ret = add_bars(dev, bar0, priv);
+	ret = add_bars(dev, bar0, priv, bar64);
 	if (ret < 0)
 		return ret;
 	return set_irqs(dev);

@@ -32,6 +32,7 @@ struct args {
 	bool no_twin;
 	bool once;
 	bool doorbells;
+	bool bar64;
 	bool allow_unsealed;
 	enum uvfio_dma_layout layout;
 	uint64_t dma_limit;
@@ -60,6 +61,8 @@ static void usage(FILE *f)
 		"                     eventfd a VMM binds with KVM_IOEVENTFD);\n"
 		"                     the write is then posted, unordered with\n"
 		"                     what follows it\n"
+		"  --bar64            BAR4 a 64-bit prefetchable BAR (BAR5 its\n"
+		"                     upper half, so no BAR5 of its own)\n"
 		"  --dma-limit BYTES  cap on mapped DMA bytes (k/m/g suffix)\n"
 		"  --allow-unsealed-dma\n"
 		"                     accept DMA files that cannot be sealed\n"
@@ -128,6 +131,7 @@ enum {
 	OPT_WORKER,
 	OPT_NO_TWIN,
 	OPT_DOORBELLS,
+	OPT_BAR64,
 	OPT_DMA_LIMIT,
 	OPT_ONCE,
 	OPT_UNSEALED,
@@ -160,6 +164,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "worker", no_argument, NULL, OPT_WORKER },
 		{ "no-twin", no_argument, NULL, OPT_NO_TWIN },
 		{ "doorbells", no_argument, NULL, OPT_DOORBELLS },
+		{ "bar64", no_argument, NULL, OPT_BAR64 },
 		{ "dma-limit", required_argument, NULL, OPT_DMA_LIMIT },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "allow-unsealed-dma", no_argument, NULL, OPT_UNSEALED },
@@ -187,6 +192,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_NO_TWIN:
 			a->no_twin = true;
+			break;
+		case OPT_BAR64:
+			a->bar64 = true;
 			break;
 		case OPT_DOORBELLS:
 			a->doorbells = true;
@@ -310,6 +318,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	topts.worker = a.worker;
+	topts.bar64 = a.bar64;
 	td = testdev_create(&topts);
 	if (!td) {
 		perror(PROG);

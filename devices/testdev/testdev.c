@@ -39,6 +39,7 @@ struct testdev *testdev_create(const struct testdev_opts *opts)
 	pthread_cond_init(&td->cond, NULL);
 	regfile_reset(&td->rf);
 	td->use_worker = opts && opts->worker;
+	td->bar64 = opts && opts->bar64;
 	td->max_xfer =
 		opts && opts->max_xfer ? opts->max_xfer : TESTDEV_MAX_XFER;
 	return td;
@@ -361,7 +362,7 @@ int testdev_setup(struct testdev *td, struct uvfio_dev *dev)
 	int ret;
 
 	td->dev = dev;
-	ret = testdev_describe(dev, bar0_access, td);
+	ret = testdev_describe(dev, bar0_access, td, td->bar64);
 	if (ret < 0)
 		return ret;
 	ret = testdev_mig_setup(td);

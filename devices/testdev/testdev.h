@@ -20,6 +20,8 @@ struct testdev_opts {
 	bool worker;
 	/* Largest transfer accepted; 0 takes TESTDEV_MAX_XFER. */
 	uint64_t max_xfer;
+	/* BAR4 a 64-bit prefetchable BAR (with BAR5 its upper half). */
+	bool bar64;
 };
 
 struct testdev *testdev_create(const struct testdev_opts *opts);
@@ -40,6 +42,6 @@ void testdev_ids(struct uvfio_pci_ids *ids);
 /* A doorbell per command on BAR0's COMMAND register (--doorbells). */
 int testdev_add_doorbells(struct uvfio_dev *dev);
 int testdev_describe(struct uvfio_dev *dev, uvfio_region_access_fn bar0,
-		     void *priv);
+		     void *priv, bool bar64);
 
 #endif

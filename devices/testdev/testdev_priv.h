@@ -18,6 +18,7 @@ struct testdev {
 	uint64_t gen;
 	uint64_t max_xfer;
 	bool use_worker;
+	bool bar64; /* BAR4 64-bit prefetchable, BAR5 its upper half */
 	bool worker_running;
 	bool quit;
 	pthread_t worker;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * uvfio-vmm's device side without KVM, for the tests that drive it as a
- * guest would (vm_init_bare()): a VM with RAM_MIN of RAM and testdev,
- * started with args, in its first slot.  Header-only: only those tests
- * link the VMM's objects.
+ * guest would (vm_init_bare()): a VM with RAM_MIN of RAM (or the
+ * cfg.ram_size set before) and testdev, started with args, in its first
+ * slot.  Header-only: only those tests link the VMM's objects.
  */
 #ifndef UVFIO_TESTS_BARE_VM_H
 #define UVFIO_TESTS_BARE_VM_H
@@ -24,7 +24,8 @@ static inline int bare_vm_up(struct bare_vm *b, const char *const *args,
 			     unsigned int reconnect_ms,
 			     uvfio_irq_deliver_fn fn, void *opaque)
 {
-	b->cfg.ram_size = RAM_MIN;
+	if (!b->cfg.ram_size)
+		b->cfg.ram_size = RAM_MIN;
 	b->cfg.nr_cpus = 1;
 	b->cfg.reconnect_ms = reconnect_ms;
 	if (testdev_start(&b->dev, args) ||

@@ -40,6 +40,7 @@ static int setup(void **state)
 {
 	ram.fd = -1;
 	ram.size = RAM;
+	ram.low = RAM;
 	ram.hva = mmap(NULL, RAM, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return ram.hva == MAP_FAILED ? -1 : 0;
@@ -191,7 +192,7 @@ static void test_cmdline(void **state)
 	} bad[] = {
 		{ { "uvfio-vmm", NULL }, "--guest is required" },
 		{ { "uvfio-vmm", "-g", "x", "--mem", "1K", NULL }, "--mem" },
-		{ { "uvfio-vmm", "-g", "x", "--mem", "4G", NULL }, "--mem" },
+		{ { "uvfio-vmm", "-g", "x", "--mem", "65G", NULL }, "--mem" },
 		{ { "uvfio-vmm", "-g", "x", "--cpus", "65", NULL }, "--cpus" },
 		{ { "uvfio-vmm", "-g", "x", "--cpus", "0", NULL }, "--cpus" },
 		{ { "uvfio-vmm", "-g", "x", "-d", "nvme,socket=/s", NULL },
@@ -233,12 +234,92 @@ static void test_cmdline(void **state)
 			fail_msg("--help does not list %s", o);
 }
 
+/*
+ * The page tables boot_build() leaves: walks them in the RAM image as
+ * the MMU would; the entry mapping va (2 MiB or 4 KiB), or 0.
+ */
+static uint64_t walk(const uint8_t *mem, uint64_t va, uint64_t *pa)
+{
+	uint64_t e;
+
+	memcpy(&e, mem + GPA_PML4 + (va >> 39 & 511) * 8, 8);
+	if (!(e & 1))
+		return 0;
+	memcpy(&e, mem + (e & ~0xfffull) + (va >> 30 & 511) * 8, 8);
+	if (!(e & 1))
+		return 0;
+	memcpy(&e, mem + (e & ~0xfffull) + (va >> 21 & 511) * 8, 8);
+	if (!(e & 1))
+		return 0;
+	if (e & 0x80) {
+		*pa = (e & ~0x1fffffull & ((1ull << 52) - 1)) | (va & 0x1fffff);
+		return e;
+	}
+	memcpy(&e, mem + (e & ~0xfffull) + (va >> 12 & 511) * 8, 8);
+	*pa = (e & ~0xfffull & ((1ull << 52) - 1)) | (va & 0xfff);
+	return e & 1 ? e : 0;
+}
+
+/* 5 GiB of RAM: 3 at 0, 2 at 4 GiB, then the 64-bit PCI window. */
+static void test_paging(void **state)
+{
+	struct guest_ram big = { .fd = -1,
+				 .size = 5ull << 30,
+				 .low = RAM_LOW_MAX };
+	const uint64_t uc = 0x18; /* PCD | PWT */
+	uint64_t w64, pa = 0, e;
+	struct {
+		uint64_t va;
+		bool mapped, uncached;
+	} want[] = {
+		{ 0, false, false }, /* page 0: NULL faults */
+		{ 0x1000, true, false },
+		{ 0x200000, true, false },
+		{ RAM_LOW_MAX - 1, true, false },
+		{ PCI_MMIO_BASE, true, true },
+		{ 0xfee00000, true, true },
+		{ GPA_HIGH_RAM, true, false },
+		{ GPA_HIGH_RAM + (2ull << 30) - 1, true, false },
+		{ 0, true, true }, /* the 64-bit window, filled in below */
+		{ 0, true, true },
+		{ 0, false, false },
+	};
+
+	big.hva = mmap(NULL, GPA_BOOT_END, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(big.hva != MAP_FAILED);
+	w64 = ram_mmio64_base(&big);
+	assert_int_equal(w64, 6ull << 30);
+	want[8].va = w64;
+	want[9].va = w64 + PCI_MMIO64_SIZE - 1;
+	want[10].va = w64 + PCI_MMIO64_SIZE;
+	assert_int_equal(boot_build(&big), 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		e = walk(big.hva, want[i].va, &pa);
+		if (!!e != want[i].mapped)
+			fail_msg("%#llx: %s", (unsigned long long)want[i].va,
+				 e ? "mapped" : "not mapped");
+		if (!e)
+			continue;
+		assert_int_equal(pa, want[i].va); /* identity */
+		assert_int_equal((e & uc) == uc, want[i].uncached);
+	}
+	assert_ptr_equal(ram_ptr(&big, GPA_HIGH_RAM + 4096, 4096),
+			 big.hva + RAM_LOW_MAX + 4096);
+	assert_null(ram_ptr(&big, RAM_LOW_MAX, 4096)); /* the PCI hole */
+	assert_null(ram_ptr(&big, GPA_HIGH_RAM + (2ull << 30) - 4095, 4096));
+	assert_int_equal(ram_gpa(&big, RAM_LOW_MAX + 8192),
+			 GPA_HIGH_RAM + 8192);
+	munmap(big.hva, GPA_BOOT_END);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_paging),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
