@@ -8,6 +8,8 @@
 # usage: run-guest.sh [options] VMM TESTDEV GUEST
 #   --expect N      exit status the VMM must give (default 0)
 #   --cpus N        vCPUs (default 1)
+#   --mem SIZE      guest RAM (default 64M)
+#   --testdev-arg A an argument for uvfio-testdev (repeatable)
 #   --need TEXT     a line of output must contain TEXT (repeatable)
 #   --check-bars    BAR lines the guest prints match the VMM's report
 #   --check-exits   the VMM's final counters: no MMIO exits for BAR1..5,
@@ -30,6 +32,7 @@ set -u
 
 expect=0
 cpus=1
+mem=64M
 needs=""
 mode=run
 check_bars=0
@@ -41,11 +44,13 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--expect) expect=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--testdev-arg) tdargs="$tdargs $2"; shift 2 ;;
 	--need) needs="$needs$2
 "; shift 2 ;;
 	--check-bars) check_bars=1; shift ;;
 	--check-exits) check_exits=1; shift ;;
-	--worker) tdargs="--worker"; shift ;;
+	--worker) tdargs="$tdargs --worker"; shift ;;
 	--disconnect) mode=disconnect; shift ;;
 	--restart) mode=restart; shift ;;
 	--migrate) mode=migrate; shift ;;
@@ -118,7 +123,7 @@ run_vmm() {
 }
 
 vmm_args() {
-	echo "--mem 64M --cpus $cpus --device vfio-user,socket=$sock --stats -v"
+	echo "--mem $mem --cpus $cpus --device vfio-user,socket=$sock --stats -v"
 }
 
 check_needs() {
@@ -240,7 +245,7 @@ run_migrate() {
 	td2pid=$!
 	wait_file "$tmp/sock2" "the second uvfio-testdev did not listen" \
 		"$td2pid"
-	timeout -k 5 "$TIMEOUT" "$vmm" --mem 64M --cpus "$cpus" \
+	timeout -k 5 "$TIMEOUT" "$vmm" --mem "$mem" --cpus "$cpus" \
 		--device vfio-user,socket="$tmp/sock2" --stats -v \
 		--incoming unix:"$tmp/mig" >"$tmp/dst.out" 2>&1 &
 	vm2pid=$!

@@ -155,7 +155,8 @@ static inline void mmio_write64(uintptr_t a, uint64_t v)
 
 /* start.c: what the VMM told us at entry. */
 unsigned int guest_cpu_count(void);
-uint64_t guest_ram_size(void);
+uint64_t guest_ram_size(void); /* RAM at 0 */
+uint64_t guest_ram_high(void); /* RAM at 4 GiB */
 int main(void);
 /* Runs on vCPUs 1..n-1; the default halts forever. */
 void ap_main(unsigned int cpu);

@@ -2,7 +2,8 @@
 /*
  * Entry from the VMM: long mode, paging on, interrupts off, RSP at the
  * top of this vCPU's stack, RDI = vCPU index, RSI = vCPU count, RDX =
- * RAM size.  Everything else happens in C.
+ * RAM at 0, R8 = RAM at 4 GiB (RCX 0): guest_start()'s arguments as
+ * they stand.  Everything else happens in C.
  */
 	.section .text.start, "ax"
 	.globl _start

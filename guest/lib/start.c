@@ -3,10 +3,11 @@
 #include "guest.h"
 
 static unsigned int nr_cpus;
-static uint64_t ram_size;
+static uint64_t ram_size, ram_high;
 
 __attribute__((noreturn)) void guest_start(uint64_t cpu, uint64_t cpus,
-					   uint64_t ram);
+					   uint64_t ram, uint64_t rcx,
+					   uint64_t high);
 
 __attribute__((weak)) void ap_main(unsigned int cpu)
 {
@@ -27,8 +28,15 @@ uint64_t guest_ram_size(void)
 	return ram_size;
 }
 
-void guest_start(uint64_t cpu, uint64_t cpus, uint64_t ram)
+uint64_t guest_ram_high(void)
 {
+	return ram_high;
+}
+
+void guest_start(uint64_t cpu, uint64_t cpus, uint64_t ram, uint64_t rcx,
+		 uint64_t high)
+{
+	(void)rcx;
 	if (cpu) {
 		idt_load();
 		ap_main((unsigned int)cpu);
@@ -37,6 +45,7 @@ void guest_start(uint64_t cpu, uint64_t cpus, uint64_t ram)
 	}
 	nr_cpus = (unsigned int)cpus;
 	ram_size = ram;
+	ram_high = high;
 	idt_init();
 	exit(main());
 }
