@@ -130,7 +130,7 @@ static void start_vm(struct bench *b, const char *guest)
 	r = boot_build(&b->vm.ram);
 	if (!r)
 		r = elf_load(&b->vm.ram, guest,
-			     b->vm.ram.size - GUEST_STACK_SIZE, &entry);
+			     b->vm.ram.low - GUEST_STACK_SIZE, &entry);
 	if (r)
 		die("loading the guest", -r);
 	b->mb = ram_ptr(&b->vm.ram, BENCH_MAILBOX_GPA, 0x100);

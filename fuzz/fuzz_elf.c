@@ -30,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		ram.fd = -1;
 		ram.size = RAM;
+		ram.low = RAM;
 	}
 	fd = memfd_create("guest.elf", MFD_CLOEXEC);
 	if (fd < 0)

@@ -11,7 +11,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD:-$top/build-fuzz}
 secs=${FUZZ_SECONDS:-60}
-harnesses=${FUZZ_HARNESSES:-"dispatch negotiate pci client elf irqstate"}
+harnesses=${FUZZ_HARNESSES:-"dispatch negotiate pci client elf irqstate vmstream"}
 
 if [ ! -f "$build/build.ninja" ]; then
 	# clang's warnings are not gcc's: CI's -Werror build is the gcc one.
@@ -34,7 +34,7 @@ for h in $harnesses; do
 	# does for its user; at 10k inputs a second that is all the log holds.
 	# libFuzzer keeps its own copy of stderr for its report.
 	quiet=
-	[ "$h" = elf ] && quiet=-close_fd_mask=2
+	case $h in elf | vmstream) quiet=-close_fd_mask=2 ;; esac
 	corpus=$build/corpus/$h
 	found=$build/findings/$h
 	log=$build/fuzz-$h.log
