@@ -124,36 +124,40 @@ static void node_retire(struct itree *t, struct itree_node *nd)
 	t->nretired++;
 }
 
+/*
+ * Only the keys need filling: slot() reads unused ones (UINT64_MAX sorts
+ * past every address), everything else is read below n only.
+ */
 static struct itree_node *node_new(struct itree *t, bool leaf)
 {
 	struct itree_node *nd = node_take(t);
 
-	for (unsigned int i = 0; i < F; i++)
-		nd->key[i] = UINT64_MAX;
+	memset(nd->key, 0xff, sizeof(nd->key));
 	nd->n = 0;
 	nd->leaf = leaf;
-	memset(nd->child, 0, sizeof(nd->child));
-	if (leaf) {
-		memset(nd->val, 0, sizeof(nd->val));
-		memset(nd->data, 0, sizeof(nd->data));
-	}
 	return nd;
 }
 
-/* Appends entry i of src to dst. */
-static void put_entry(struct itree_node *dst, const struct itree_node *src,
-		      unsigned int i)
+/* Appends cnt entries of src from i to dst. */
+static void put_entries(struct itree_node *dst, const struct itree_node *src,
+			unsigned int i, unsigned int cnt)
 {
-	unsigned int j = dst->n++;
+	unsigned int j = dst->n;
 
-	dst->key[j] = src->key[i];
+	if (!cnt)
+		return;
+	memcpy(&dst->key[j], &src->key[i], cnt * sizeof(dst->key[0]));
 	if (dst->leaf) {
-		dst->last[j] = src->last[i];
-		dst->val[j] = src->val[i];
-		dst->data[j] = src->data[i];
+		memcpy(&dst->last[j], &src->last[i],
+		       cnt * sizeof(dst->last[0]));
+		memcpy(&dst->val[j], &src->val[i], cnt * sizeof(dst->val[0]));
+		memcpy(&dst->data[j], &src->data[i],
+		       cnt * sizeof(dst->data[0]));
 	} else {
-		dst->child[j] = src->child[i];
+		memcpy(&dst->child[j], &src->child[i],
+		       cnt * sizeof(dst->child[0]));
 	}
+	dst->n += cnt;
 }
 
 /*
@@ -183,6 +187,30 @@ static void put_new(struct itree_node *dst, const struct entry *e)
 }
 
 /*
+ * Appends entries [from, to) of the sequence src with e inserted after
+ * entry pos (pos -1: first, e NULL: none).
+ */
+static void put_seq(struct itree_node *dst, const struct itree_node *src,
+		    int pos, const struct entry *e, unsigned int from,
+		    unsigned int to)
+{
+	unsigned int at = e ? (unsigned int)(pos + 1) : ~0u; /* e's index */
+
+	if (from < at) {
+		unsigned int end = to < at ? to : at;
+
+		put_entries(dst, src, from, end - from);
+		from = end;
+	}
+	if (from == at && from < to) {
+		put_new(dst, e);
+		from++;
+	}
+	if (from < to)
+		put_entries(dst, src, from - (at <= from ? 1 : 0), to - from);
+}
+
+/*
  * src with entry at position pos replaced by rep (when rep) and e
  * inserted after it (when e), in one node or split in two: *right is the
  * second half or NULL.  pos == -1 with e: e goes first.
@@ -192,44 +220,28 @@ static struct itree_node *rebuild(struct itree *t, const struct itree_node *src,
 				  uint64_t rep_key, const struct entry *e,
 				  struct itree_node **right)
 {
-	struct entry all[F + 1];
-	unsigned int n = 0, half;
+	unsigned int n = src->n + (e ? 1 : 0), half;
 	struct itree_node *a, *b;
 
-	if (e && pos < 0)
-		all[n++] = *e;
-	for (unsigned int i = 0; i < src->n; i++) {
-		struct entry *x = &all[n++];
-
-		x->key = src->key[i];
-		if (src->leaf) {
-			x->last = src->last[i];
-			x->val = src->val[i];
-			x->data = src->data[i];
-		} else {
-			x->child = src->child[i];
-		}
-		if ((int)i == pos && rep) {
-			x->child = (struct itree_node *)rep;
-			x->key = rep_key;
-		}
-		if ((int)i == pos && e)
-			all[n++] = *e;
-	}
 	a = node_new(t, src->leaf);
 	*right = NULL;
 	if (n <= F) {
-		for (unsigned int i = 0; i < n; i++)
-			put_new(a, &all[i]);
-		return a;
+		put_seq(a, src, pos, e, 0, n);
+	} else {
+		b = node_new(t, src->leaf);
+		half = n / 2;
+		put_seq(a, src, pos, e, 0, half);
+		put_seq(b, src, pos, e, half, n);
+		*right = b;
 	}
-	b = node_new(t, src->leaf);
-	half = n / 2;
-	for (unsigned int i = 0; i < half; i++)
-		put_new(a, &all[i]);
-	for (unsigned int i = half; i < n; i++)
-		put_new(b, &all[i]);
-	*right = b;
+	/* Entry pos keeps its index: e comes after it. */
+	if (rep) {
+		struct itree_node *in = (unsigned int)pos < a->n ? a : *right;
+		unsigned int k = in == a ? (unsigned int)pos : pos - a->n;
+
+		in->child[k] = (struct itree_node *)rep;
+		in->key[k] = rep_key;
+	}
 	return a;
 }
 
@@ -439,9 +451,8 @@ int itree_remove(struct itree *t, uint64_t start, uint64_t last,
 		const struct itree_node *src = p.nd[lvl];
 
 		nd = node_new(t, src->leaf);
-		for (unsigned int k = 0; k < src->n; k++)
-			if (k != p.idx[lvl])
-				put_entry(nd, src, k);
+		put_entries(nd, src, 0, p.idx[lvl]);
+		put_entries(nd, src, p.idx[lvl] + 1, src->n - p.idx[lvl] - 1);
 	}
 	publish(t, &p, lvl < 0 ? 0 : (unsigned int)lvl, nd);
 	for (unsigned int k = lvl < 0 ? 0 : (unsigned int)lvl; k < p.depth; k++)
