@@ -185,12 +185,14 @@ static bool page_zero(const uint8_t *p)
 }
 
 /*
- * Round 0: every page of RAM with something in it.  The file's holes
- * (SEEK_DATA/SEEK_HOLE: pages never written) are skipped unread, so a
- * large, mostly untouched guest costs what it holds; pages of zeros
- * within data are skipped too.
+ * Every page of RAM with something in it, for round 0 (zeros: pages of
+ * zeros are skipped too, the destination's RAM is a new file) or for a
+ * stop after DMA nobody logged (every page written since, even one that
+ * went back to zeros).  The file's holes (SEEK_DATA/SEEK_HOLE: pages
+ * never written) are skipped unread, so a large, mostly untouched guest
+ * costs what it holds.
  */
-static int put_data(struct out_ctx *x, int fd, uint64_t pages)
+static int put_data(struct out_ctx *x, int fd, uint64_t pages, bool zeros)
 {
 	const struct guest_ram *ram = &x->vm->ram;
 	off_t at = 0;
@@ -210,7 +212,7 @@ static int put_data(struct out_ctx *x, int fd, uint64_t pages)
 		}
 		for (uint64_t p = (uint64_t)from / PAGE;
 		     p < pages && p * PAGE < (uint64_t)to; p++)
-			if (!page_zero(ram->hva + p * PAGE))
+			if (!zeros || !page_zero(ram->hva + p * PAGE))
 				x->dirty[p / 64] |= 1ull << (p % 64);
 		at = (to + (off_t)PAGE - 1) & ~(off_t)(PAGE - 1);
 		if (to <= from)
@@ -273,7 +275,7 @@ static int on_round(void *arg, int fd, unsigned int round, bool *more)
 
 	if (round == 0) {
 		r = put_head(x, fd);
-		r = r ?: put_data(x, fd, pages);
+		r = r ?: put_data(x, fd, pages, true);
 	} else {
 		r = put_dirty(x, fd);
 	}
@@ -351,12 +353,12 @@ static int on_stopped(void *arg, int fd)
 	uint64_t n;
 	int r = collect(x, &n);
 
-	if (!r && x->dma_all)
-		memset(x->dirty, 0xff, x->words * sizeof(uint64_t));
 	if (!r) {
 		uint64_t before = x->st.pages;
 
-		r = put_dirty(x, fd);
+		/* Unlogged DMA may have written any page that holds data. */
+		r = x->dma_all ? put_data(x, fd, x->vm->ram.size / PAGE, false) :
+				 put_dirty(x, fd);
 		x->st.final_pages = x->st.pages - before;
 	}
 	r = r ?: put_devs(x, fd);
@@ -384,8 +386,12 @@ static int logs_start(struct out_ctx *x)
 	for (unsigned int i = 0; i < vm->nr_devs; i++) {
 		uint64_t pg = PAGE;
 
-		r = uvfio_client_dirty_start(vm->devs[i]->c, &pg, all,
-					     vm->ram.size > vm->ram.low ? 2 : 1);
+		r = x->o && x->o->no_dma_log ?
+			    -ENOTSUP :
+			    uvfio_client_dirty_start(vm->devs[i]->c, &pg, all,
+						     vm->ram.size > vm->ram.low ?
+							     2 :
+							     1);
 		if (!r && pg != PAGE) {
 			uvfio_client_dirty_stop(vm->devs[i]->c);
 			r = -EINVAL;

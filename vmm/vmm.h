@@ -323,6 +323,8 @@ struct vm_mig_opts {
 	void (*round_done)(void *arg, unsigned int round);
 	void *arg;
 	struct vm_mig_stats *stats;
+	/* Tests: treat every device as one that cannot log its DMA. */
+	bool no_dma_log;
 };
 /*
  * Source: 0 leaves the vCPUs parked and the devices in STOP (the VM is

@@ -271,11 +271,11 @@ static void dma_in_round(void *arg, unsigned int round)
 	f->dma_rounds++;
 }
 
-static void test_vmm_migrate(void **state)
+static void migrate(void **state, bool no_dma_log)
 {
 	struct fx *f = *state;
 	struct vm_mig_stats st = { 0 };
-	struct vm_mig_opts o = { dma_in_round, f, &st };
+	struct vm_mig_opts o = { dma_in_round, f, &st, no_dma_log };
 	struct side *s = &f->src, *d = &f->dst;
 	uint64_t old_bar0 = f->dst.bar0;
 	enum uvfio_mig_state ms;
@@ -289,6 +289,11 @@ static void test_vmm_migrate(void **state)
 	assert_int_equal(f->dst_ret, 0);
 	assert_int_equal(f->dma_rounds, 1);
 	assert_true(st.rounds >= 2);
+	/* Without the DMA log, every page with data goes again at the stop. */
+	if (no_dma_log)
+		assert_true(st.final_pages >= 342);
+	else
+		assert_int_equal(st.final_pages, 0);
 	printf("vmm_migrate: %u rounds, %llu pages, %llu after the stop\n",
 	       st.rounds, (unsigned long long)st.pages,
 	       (unsigned long long)st.final_pages);
@@ -330,6 +335,17 @@ static void test_vmm_migrate(void **state)
 	/* The source saw its DMA write's interrupt, and nothing since. */
 	assert_int_equal(msis(s, 0), 1);
 	assert_int_equal(msis(s, 1), 0);
+}
+
+static void test_vmm_migrate(void **state)
+{
+	migrate(state, false);
+}
+
+/* A device that cannot log its DMA: the stop sends all the data again. */
+static void test_vmm_migrate_unlogged(void **state)
+{
+	migrate(state, true);
 }
 
 /* A destination that goes away: the source runs on as before. */
@@ -400,6 +416,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_vmm_migrate, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_vmm_migrate_unlogged,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vmm_migrate_dst_gone,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vmm_migrate_bad_stream,
