@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "procstat.h"
 #include "proto/crc32.h"
 #include "regs.h"
 #include "bare_vm.h"
@@ -53,6 +54,7 @@ struct fx {
 	int dst_ret;
 	unsigned int dma_rounds; /* round_done calls that ran a DMA write */
 	uint32_t dma_crc;
+	int base_fds;
 };
 
 static int64_t now_ms(void)
@@ -201,6 +203,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	*state = f;
+	f->base_fds = proc_fd_count(getpid());
 	f->sv[0] = f->sv[1] = -1;
 	if (up(&f->src) || up(&f->dst) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv))
@@ -217,6 +220,8 @@ static int teardown(void **state)
 			close(f->sv[i]);
 	bare_vm_down(&f->src.b);
 	bare_vm_down(&f->dst.b);
+	/* Moved, failed or refused: no fd stays behind. */
+	assert_int_equal(proc_fd_count(getpid()), f->base_fds);
 	free(f);
 	return 0;
 }
