@@ -9,6 +9,7 @@
 #   --expect N      exit status the VMM must give (default 0)
 #   --cpus N        vCPUs (default 1)
 #   --mem SIZE      guest RAM (default 64M)
+#   --devices N     uvfio-testdev processes on the bus (1 or 2; default 1)
 #   --testdev-arg A an argument for uvfio-testdev (repeatable)
 #   --need TEXT     a line of output must contain TEXT (repeatable)
 #   --check-bars    BAR lines the guest prints match the VMM's report
@@ -33,6 +34,7 @@ set -u
 expect=0
 cpus=1
 mem=64M
+devices=1
 needs=""
 mode=run
 check_bars=0
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--expect) expect=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
+	--devices) devices=$2; shift 2 ;;
 	--testdev-arg) tdargs="$tdargs $2"; shift 2 ;;
 	--need) needs="$needs$2
 "; shift 2 ;;
@@ -78,11 +81,15 @@ tdpid=
 vmpid=
 td2pid=
 vm2pid=
+extra=""
 cleanup() {
 	[ -n "$vmpid" ] && kill -KILL "$vmpid" 2>/dev/null
 	[ -n "$vm2pid" ] && kill -KILL "$vm2pid" 2>/dev/null
 	[ -n "$tdpid" ] && kill -TERM "$tdpid" 2>/dev/null && wait "$tdpid"
 	[ -n "$td2pid" ] && kill -TERM "$td2pid" 2>/dev/null && wait "$td2pid"
+	for p in $extra; do
+		kill -TERM "$p" 2>/dev/null && wait "$p"
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -93,17 +100,39 @@ fail() {
 	exit 1
 }
 
+# listen_wait SOCK PID: until the testdev PID listens on SOCK.
+listen_wait() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "uvfio-testdev did not listen on $1"
+		kill -0 "$2" 2>/dev/null || fail "uvfio-testdev died"
+		sleep 0.1
+	done
+}
+
+# more_testdevs SOCK: --devices 2 puts a second one at SOCK.b.
+more_testdevs() {
+	[ "$devices" -ge 2 ] || return 0
+	# shellcheck disable=SC2086
+	"$testdev" --socket "$1.b" $tdargs 2>"$1.b.log" &
+	extra="$extra $!"
+	listen_wait "$1.b" $!
+}
+
 start_testdev() {
 	# shellcheck disable=SC2086
 	"$testdev" --socket "$sock" $tdargs 2>"$tmp/testdev.log" &
 	tdpid=$!
-	i=0
-	while [ ! -S "$sock" ]; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && fail "uvfio-testdev did not listen on $sock"
-		kill -0 "$tdpid" 2>/dev/null || fail "uvfio-testdev died"
-		sleep 0.1
-	done
+	listen_wait "$sock" "$tdpid"
+	more_testdevs "$sock"
+}
+
+# dev_args SOCK: the VMM's --device options for the testdevs at SOCK.
+dev_args() {
+	echo "--device vfio-user,socket=$1"
+	[ "$devices" -ge 2 ] && echo "--device vfio-user,socket=$1.b"
+	return 0
 }
 
 # run_vmm OUT ARGS...: the VMM's status in $status, output in OUT.
@@ -123,7 +152,7 @@ run_vmm() {
 }
 
 vmm_args() {
-	echo "--mem $mem --cpus $cpus --device vfio-user,socket=$sock --stats -v"
+	echo "--mem $mem --cpus $cpus $(dev_args "$sock") --stats -v"
 }
 
 check_needs() {
@@ -240,13 +269,25 @@ wait_file() {
 	done
 }
 
+# child_of PID: a process whose parent is PID.
+child_of() {
+	for st in /proc/[0-9]*/stat; do
+		# pid (comm) state ppid: comm has no spaces for our processes
+		read -r cpid _ _ ppid _ <"$st" 2>/dev/null || continue
+		[ "$ppid" = "$1" ] && { echo "$cpid"; return 0; }
+	done
+	return 1
+}
+
 run_migrate() {
 	"$testdev" --socket "$tmp/sock2" $tdargs 2>"$tmp/testdev2.log" &
 	td2pid=$!
 	wait_file "$tmp/sock2" "the second uvfio-testdev did not listen" \
 		"$td2pid"
+	more_testdevs "$tmp/sock2"
+	# shellcheck disable=SC2046
 	timeout -k 5 "$TIMEOUT" "$vmm" --mem "$mem" --cpus "$cpus" \
-		--device vfio-user,socket="$tmp/sock2" --stats -v \
+		$(dev_args "$tmp/sock2") --stats -v \
 		--incoming unix:"$tmp/mig" >"$tmp/dst.out" 2>&1 &
 	vm2pid=$!
 	wait_file "$tmp/mig" "the destination VMM never listened" "$vm2pid"
@@ -264,7 +305,8 @@ run_migrate() {
 		fi
 		sleep 0.1
 	done
-	kill -USR2 "$vmpid"
+	# $vmpid is timeout(1)'s, which would die of SIGUSR2: its child.
+	kill -USR2 "$(child_of "$vmpid")" || fail "no VMM under $vmpid"
 	wait "$vmpid"
 	status=$?
 	vmpid=

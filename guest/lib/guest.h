@@ -308,6 +308,8 @@ struct tdev {
 };
 /* Finds the first testdev and makes it a bus master. */
 bool tdev_open(struct tdev *t);
+/* The same for the testdev at device number dev, if it is one. */
+bool tdev_open_at(struct tdev *t, int dev);
 uint32_t tdev_read(const struct tdev *t, uint32_t reg);
 void tdev_write(const struct tdev *t, uint32_t reg, uint32_t v);
 /*

@@ -12,10 +12,15 @@
 
 bool tdev_open(struct tdev *t)
 {
-	int dev = pci_find(TESTDEV_VENDOR_ID, TESTDEV_DEVICE_ID);
+	return tdev_open_at(t, pci_find(TESTDEV_VENDOR_ID, TESTDEV_DEVICE_ID));
+}
+
+bool tdev_open_at(struct tdev *t, int dev)
+{
+	uint32_t id = dev > 0 ? pci_read32((unsigned int)dev, 0) : 0;
 
 	memset(t, 0, sizeof(*t));
-	if (dev <= 0)
+	if (dev <= 0 || id != (TESTDEV_VENDOR_ID | TESTDEV_DEVICE_ID << 16))
 		return false;
 	t->dev = dev;
 	t->regs = pci_bar_addr((unsigned int)dev, TESTDEV_REG_BAR);
