@@ -7,8 +7,9 @@
  *
  * Read only while the vCPUs are parked (vm_pause()), written before
  * they start.  Setting follows the order KVM needs: special registers
- * before the MSRs that depend on EFER, the APIC before the events that
- * may inject into it.
+ * before the MSRs that depend on EFER, the APIC before the TSC deadline
+ * (whose meaning depends on the APIC timer's mode) and before the
+ * events that may inject into it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,11 +27,12 @@ static const uint32_t msr_list[VCPU_MSRS] = {
 	0xc0000083, /* CSTAR */
 	0xc0000084, /* FMASK */
 	0xc0000102, /* KERNEL_GS_BASE */
-	0xc0000103, /* TSC_AUX */
 	0x00000277, /* PAT */
 	0x000001a0, /* MISC_ENABLE */
 	0x00000010, /* TSC */
-	0x000006e0, /* TSC_DEADLINE, after TSC */
+	/* KVM reads up to the first it lacks: the optional ones last. */
+	0xc0000103, /* TSC_AUX (RDTSCP) */
+	0x000006e0, /* TSC_DEADLINE, last: set after the APIC */
 };
 
 static int io(int fd, unsigned long req, void *arg, const char *what)
@@ -84,11 +86,27 @@ int vcpu_state_save(struct vcpu *cpu, struct vcpu_state *st)
 	return 0;
 }
 
-int vcpu_state_load(struct vcpu *cpu, const struct vcpu_state *st)
+static int set_msrs(int fd, const struct kvm_msr_entry *e, uint32_t n)
 {
 	struct msr_block m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = n;
+	memcpy(m.e, e, n * sizeof(*e));
+	r = n ? ioctl(fd, KVM_SET_MSRS, &m) : 0;
+	if (r != (int)n) {
+		vmm_err("KVM_SET_MSRS: %d of %u set", r, n);
+		return r < 0 ? -errno : -EINVAL;
+	}
+	return 0;
+}
+
+int vcpu_state_load(struct vcpu *cpu, const struct vcpu_state *st)
+{
 	struct vcpu_state c = *st; /* KVM's set calls take non-const */
-	int fd = cpu->fd, ret, n;
+	int fd = cpu->fd, ret;
+	bool deadline;
 
 	if (c.nmsrs > VCPU_MSRS)
 		return -EINVAL;
@@ -98,15 +116,12 @@ int vcpu_state_load(struct vcpu *cpu, const struct vcpu_state *st)
 	ret = ret ?: io(fd, KVM_SET_XCRS, &c.xcrs, "KVM_SET_XCRS");
 	if (ret)
 		return ret;
-	memset(&m, 0, sizeof(m));
-	m.h.nmsrs = c.nmsrs;
-	memcpy(m.e, c.msrs, sizeof(m.e));
-	n = ioctl(fd, KVM_SET_MSRS, &m);
-	if (n != (int)c.nmsrs) {
-		vmm_err("KVM_SET_MSRS: %d of %u set", n, c.nmsrs);
-		return n < 0 ? -errno : -EINVAL;
-	}
-	ret = io(fd, KVM_SET_LAPIC, &c.lapic, "KVM_SET_LAPIC");
+	/* TSC_DEADLINE (last, if read) means something only with the APIC. */
+	deadline = c.nmsrs == VCPU_MSRS;
+	ret = set_msrs(fd, c.msrs, c.nmsrs - deadline);
+	ret = ret ?: io(fd, KVM_SET_LAPIC, &c.lapic, "KVM_SET_LAPIC");
+	if (!ret && deadline)
+		ret = set_msrs(fd, &c.msrs[VCPU_MSRS - 1], 1);
 	ret = ret ?: io(fd, KVM_SET_VCPU_EVENTS, &c.events,
 			"KVM_SET_VCPU_EVENTS");
 	ret = ret ?: io(fd, KVM_SET_MP_STATE, &c.mp, "KVM_SET_MP_STATE");
