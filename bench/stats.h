@@ -15,5 +15,7 @@ static inline uint64_t bench_median(uint64_t *v, size_t n)
 }
 /* Pins the calling thread (and what it forks later) to CPU 0. */
 void bench_pin_cpu0(void);
+/* Back to every CPU, for what comes after a pinned part. */
+void bench_unpin(void);
 
 #endif

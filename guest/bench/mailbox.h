@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared between the benchmark guests (guest/bench) and the host side
- * (bench/guest_irq.c): a mailbox at a fixed guest physical address, in
+ * (bench/guest_irq.c, bench/doorbell.c): a mailbox at a fixed guest physical address, in
  * RAM that uvfio-vmm leaves unused (between the boot tables and the ELF
  * load address; see vmm/vmm.h), so the host reads it through its RAM
  * mapping without any exit.
@@ -19,5 +19,16 @@
 /* Offsets in the mailbox (32-bit words). */
 #define BENCH_MB_MAGIC 0x0
 #define BENCH_MB_SEQ(path) (0x10 + 4 * (path))
+
+/*
+ * The doorbell bench (guest/bench/doorbell.c): the host sets an address
+ * and a value, then bumps GO; the guest writes the value there with one
+ * 32-bit store and copies GO to DONE.
+ */
+#define BENCH_DB_GO 0x40
+#define BENCH_DB_DONE 0x44
+#define BENCH_DB_ADDR_LO 0x48
+#define BENCH_DB_ADDR_HI 0x4c
+#define BENCH_DB_VALUE 0x50
 
 #endif
