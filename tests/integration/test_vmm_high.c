@@ -27,6 +27,7 @@
 #include "proto/crc32.h"
 #include "regs.h"
 #include "bare_vm.h"
+#include "guest_access.h"
 
 #define WAIT_MS 5000
 #define XFER 8192u
@@ -44,45 +45,24 @@ struct fx {
 	int sv[2];
 };
 
-static void deliver(void *opaque, uint64_t address, uint32_t data)
-{
-	(void)opaque;
-	(void)address;
-	(void)data;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint32_t cfg_rd(struct bare_vm *b, uint32_t off)
 {
-	uint32_t v = 0;
-
-	assert_int_equal(vdev_cfg_access(b->vd, off, &v, 4, false), 0);
-	return v;
+	return ga_cfg_rd(b->vd, off, 4);
 }
 
 static void cfg_wr(struct bare_vm *b, uint32_t off, uint32_t v, uint32_t len)
 {
-	assert_int_equal(vdev_cfg_access(b->vd, off, &v, len, true), 0);
+	ga_cfg_wr(b->vd, off, v, len);
 }
 
 static uint32_t rd(struct bare_vm *b, uint64_t gpa)
 {
-	uint32_t v = 0;
-
-	assert_int_equal(mmio_dispatch(&b->vm.mmio, gpa, &v, 4, false), 1);
-	return v;
+	return ga_rd(&b->vm, gpa);
 }
 
 static void wr(struct bare_vm *b, uint64_t gpa, uint32_t v)
 {
-	assert_int_equal(mmio_dispatch(&b->vm.mmio, gpa, &v, 4, true), 1);
+	ga_wr(&b->vm, gpa, v);
 }
 
 /* The device writes XFER bytes at gpa (or reads them, crc given). */
@@ -92,7 +72,7 @@ static uint32_t xfer(struct bare_vm *b, uint64_t bar0, uint32_t cmd,
 	uint32_t done = TESTDEV_STATUS_WRITE_OK | TESTDEV_STATUS_WRITE_FAIL |
 			TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL;
 	bool w = cmd == TESTDEV_CMD_WRITE;
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = ga_now_ms() + WAIT_MS;
 	uint32_t st;
 
 	wr(b, bar0 + TESTDEV_REG_STATUS, 0);
@@ -106,7 +86,7 @@ static uint32_t xfer(struct bare_vm *b, uint64_t bar0, uint32_t cmd,
 	wr(b, bar0 + TESTDEV_REG_FLAGS, TESTDEV_FLAG_USE_DMA);
 	wr(b, bar0 + TESTDEV_REG_COMMAND, cmd);
 	while (!((st = rd(b, bar0 + TESTDEV_REG_STATUS)) & done) &&
-	       now_ms() < end)
+	       ga_now_ms() < end)
 		usleep(200);
 	return st;
 }
@@ -121,8 +101,8 @@ static int setup(void **state)
 	f->sv[0] = f->sv[1] = -1;
 	f->s.cfg.ram_size = RAM_SIZE;
 	f->d.cfg.ram_size = RAM_SIZE;
-	if (bare_vm_up(&f->s, args, 0, deliver, NULL) ||
-	    bare_vm_up(&f->d, args, 0, deliver, NULL) ||
+	if (bare_vm_up(&f->s, args, 0, ga_no_msi, NULL) ||
+	    bare_vm_up(&f->d, args, 0, ga_no_msi, NULL) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv))
 		return -1;
 	f->bar0_s = f->s.vd->bars[0].addr;

@@ -32,6 +32,7 @@
 #include "proto/crc32.h"
 #include "regs.h"
 #include "bare_vm.h"
+#include "guest_access.h"
 
 #define WAIT_MS 5000
 #define DMA_GPA 0x100000ull
@@ -57,14 +58,6 @@ struct fx {
 	int base_fds;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void deliver(void *opaque, uint64_t address, uint32_t data)
 {
 	struct side *s = opaque;
@@ -83,45 +76,22 @@ static unsigned int msis(struct side *s, unsigned int v)
 
 static uint32_t cfg_rd(struct side *s, uint32_t off, uint32_t len)
 {
-	uint32_t v = 0;
-
-	assert_int_equal(vdev_cfg_access(s->b.vd, off, &v, len, false), 0);
-	return v;
+	return ga_cfg_rd(s->b.vd, off, len);
 }
 
 static void cfg_wr(struct side *s, uint32_t off, uint32_t v, uint32_t len)
 {
-	assert_int_equal(vdev_cfg_access(s->b.vd, off, &v, len, true), 0);
+	ga_cfg_wr(s->b.vd, off, v, len);
 }
 
 static uint32_t rd(struct side *s, uint32_t off)
 {
-	uint32_t v = 0;
-
-	assert_int_equal(mmio_dispatch(&s->b.vm.mmio, s->bar0 + off, &v, 4,
-				       false),
-			 1);
-	return v;
+	return ga_rd(&s->b.vm, s->bar0 + off);
 }
 
 static void wr(struct side *s, uint32_t off, uint32_t v)
 {
-	assert_int_equal(mmio_dispatch(&s->b.vm.mmio, s->bar0 + off, &v, 4,
-				       true),
-			 1);
-}
-
-static unsigned int msix_cap(struct side *s)
-{
-	unsigned int at = cfg_rd(s, PCI_CAPABILITY_LIST, 1) & ~3u;
-
-	for (int n = 0; at && n < 48; n++) {
-		if (cfg_rd(s, at, 1) == PCI_CAP_ID_MSIX)
-			return at;
-		at = cfg_rd(s, at + 1, 1) & ~3u;
-	}
-	fail_msg("testdev has no MSI-X capability");
-	return 0;
+	ga_wr(&s->b.vm, s->bar0 + off, v);
 }
 
 static void vector(struct side *s, unsigned int v, uint32_t data, bool mask)
@@ -137,19 +107,19 @@ static void vector(struct side *s, unsigned int v, uint32_t data, bool mask)
 
 static void wait_status(struct side *s, uint32_t done, uint32_t ok)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = ga_now_ms() + WAIT_MS;
 	uint32_t st;
 
-	while (!((st = rd(s, TESTDEV_REG_STATUS)) & done) && now_ms() < end)
+	while (!((st = rd(s, TESTDEV_REG_STATUS)) & done) && ga_now_ms() < end)
 		usleep(200);
 	assert_true(st & ok);
 }
 
 static void wait_msi(struct side *s, unsigned int v, unsigned int want)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = ga_now_ms() + WAIT_MS;
 
-	while (msis(s, v) < want && now_ms() < end)
+	while (msis(s, v) < want && ga_now_ms() < end)
 		usleep(200);
 	assert_int_equal(msis(s, v), want);
 }
@@ -229,7 +199,7 @@ static int teardown(void **state)
 /* What a guest does before the move: MSI-X, a moved BAR, RAM, registers. */
 static void guest_before(struct side *s)
 {
-	unsigned int cap = msix_cap(s);
+	unsigned int cap = ga_find_cap(s->b.vd, PCI_CAP_ID_MSIX);
 	uint8_t *ram = s->b.vm.ram.hva;
 
 	cfg_wr(s, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
@@ -240,10 +210,10 @@ static void guest_before(struct side *s)
 	wr(s, TESTDEV_REG_IRQ_NUMBER, 2);
 	wr(s, TESTDEV_REG_COMMAND, TESTDEV_CMD_RAISE_MSIX);
 	{
-		int64_t end = now_ms() + WAIT_MS;
+		int64_t end = ga_now_ms() + WAIT_MS;
 		uint32_t pba = 0;
 
-		while (!(pba & 2) && now_ms() < end)
+		while (!(pba & 2) && ga_now_ms() < end)
 			pba = rd(s, TESTDEV_MSIX_PBA_OFF);
 		assert_true(pba & 2);
 	}

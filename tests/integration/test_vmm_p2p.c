@@ -27,8 +27,7 @@
 #include "procstat.h"
 #include "regs.h"
 #include "testdev_proc.h"
-#include "vdev.h"
-#include "vmm.h"
+#include "guest_access.h"
 
 #define WAIT_MS 5000
 #define XFER 8192u
@@ -46,26 +45,11 @@ struct fx {
 	int base_fds;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deliver(void *opaque, uint64_t address, uint32_t data)
-{
-	(void)opaque;
-	(void)address;
-	(void)data;
-}
-
 static int vm2_up(struct vm2 *v)
 {
 	v->cfg.ram_size = RAM_MIN;
 	v->cfg.nr_cpus = 1;
-	if (vm_init_bare(&v->vm, &v->cfg, deliver, NULL))
+	if (vm_init_bare(&v->vm, &v->cfg, ga_no_msi, NULL))
 		return -1;
 	for (unsigned int i = 0; i < 2; i++) {
 		struct vdev *vd;
@@ -99,25 +83,18 @@ static uint64_t bar(struct vm2 *v, unsigned int i, unsigned int n)
 
 static void wr(struct vm2 *v, unsigned int i, uint32_t off, uint32_t val)
 {
-	assert_int_equal(mmio_dispatch(&v->vm.mmio, bar(v, i, 0) + off, &val,
-				       4, true),
-			 1);
+	ga_wr(&v->vm, bar(v, i, 0) + off, val);
 }
 
 static uint32_t rd(struct vm2 *v, unsigned int i, uint32_t off)
 {
-	uint32_t val = 0;
-
-	assert_int_equal(mmio_dispatch(&v->vm.mmio, bar(v, i, 0) + off, &val,
-				       4, false),
-			 1);
-	return val;
+	return ga_rd(&v->vm, bar(v, i, 0) + off);
 }
 
 static void cfg_wr(struct vm2 *v, unsigned int i, uint32_t off, uint32_t val,
 		   uint32_t len)
 {
-	assert_int_equal(vdev_cfg_access(dev(v, i), off, &val, len, true), 0);
+	ga_cfg_wr(dev(v, i), off, val, len);
 }
 
 /* Device i runs command cmd (a WRITE to dst, or a READ of src). */
@@ -126,7 +103,7 @@ static uint32_t run(struct vm2 *v, unsigned int i, uint32_t cmd, uint64_t gpa,
 {
 	uint32_t done = TESTDEV_STATUS_WRITE_OK | TESTDEV_STATUS_WRITE_FAIL |
 			TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL;
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = ga_now_ms() + WAIT_MS;
 	uint32_t st;
 
 	wr(v, i, TESTDEV_REG_STATUS, 0);
@@ -142,7 +119,7 @@ static uint32_t run(struct vm2 *v, unsigned int i, uint32_t cmd, uint64_t gpa,
 	wr(v, i, TESTDEV_REG_FLAGS, TESTDEV_FLAG_USE_DMA);
 	wr(v, i, TESTDEV_REG_COMMAND, cmd);
 	while (!((st = rd(v, i, TESTDEV_REG_STATUS)) & done) &&
-	       now_ms() < end)
+	       ga_now_ms() < end)
 		usleep(200);
 	return st;
 }

@@ -28,6 +28,7 @@
 #include "proto/crc32.h"
 #include "regs.h"
 #include "bare_vm.h"
+#include "guest_access.h"
 
 #define WAIT_MS 5000
 #define DMA_GPA 0x100000ull
@@ -46,14 +47,6 @@ struct fx {
 	int base_fds;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void deliver(void *opaque, uint64_t address, uint32_t data)
 {
 	struct fx *f = opaque;
@@ -67,52 +60,28 @@ static void deliver(void *opaque, uint64_t address, uint32_t data)
 /* The guest's side: config space and BAR0 registers. */
 static uint32_t cfg_rd(struct fx *f, uint32_t off, uint32_t len)
 {
-	uint32_t v = 0;
-
-	assert_int_equal(vdev_cfg_access(f->b.vd, off, &v, len, false), 0);
-	return v;
+	return ga_cfg_rd(f->b.vd, off, len);
 }
 
 static void cfg_wr(struct fx *f, uint32_t off, uint32_t v, uint32_t len)
 {
-	assert_int_equal(vdev_cfg_access(f->b.vd, off, &v, len, true), 0);
+	ga_cfg_wr(f->b.vd, off, v, len);
 }
 
 static uint32_t rd(struct fx *f, uint32_t off)
 {
-	uint32_t v = 0;
-
-	/* 1: something decodes there, as a guest access would find. */
-	assert_int_equal(mmio_dispatch(&f->b.vm.mmio, f->bar0 + off, &v, 4,
-				       false),
-			 1);
-	return v;
+	return ga_rd(&f->b.vm, f->bar0 + off);
 }
 
 static void wr(struct fx *f, uint32_t off, uint32_t v)
 {
-	assert_int_equal(mmio_dispatch(&f->b.vm.mmio, f->bar0 + off, &v, 4,
-				       true),
-			 1);
-}
-
-static unsigned int msi_cap(struct fx *f)
-{
-	unsigned int at = cfg_rd(f, PCI_CAPABILITY_LIST, 1) & ~3u;
-
-	for (int n = 0; at && n < 48; n++) {
-		if (cfg_rd(f, at, 1) == PCI_CAP_ID_MSIX)
-			return at;
-		at = cfg_rd(f, at + 1, 1) & ~3u;
-	}
-	fail_msg("testdev has no MSI-X capability");
-	return 0;
+	ga_wr(&f->b.vm, f->bar0 + off, v);
 }
 
 /* MSI-X on, vector 0 sends MSI_DATA to MSI_ADDR; bus master on. */
 static void guest_setup(struct fx *f)
 {
-	unsigned int cap = msi_cap(f);
+	unsigned int cap = ga_find_cap(f->b.vd, PCI_CAP_ID_MSIX);
 	uint32_t e = TESTDEV_MSIX_TABLE_OFF;
 
 	cfg_wr(f, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
@@ -126,10 +95,10 @@ static void guest_setup(struct fx *f)
 /* The next MSI within the deadline, and only it. */
 static void wait_msi(struct fx *f, unsigned int want)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = ga_now_ms() + WAIT_MS;
 
 	while (__atomic_load_n(&f->msis, __ATOMIC_SEQ_CST) < want &&
-	       now_ms() < end)
+	       ga_now_ms() < end)
 		usleep(200);
 	assert_int_equal(__atomic_load_n(&f->msis, __ATOMIC_SEQ_CST), want);
 	assert_int_equal(__atomic_load_n(&f->others, __ATOMIC_SEQ_CST), 0);
@@ -141,7 +110,7 @@ static void device_reads(struct fx *f)
 	uint8_t *host = f->b.vm.ram.hva + DMA_GPA;
 	uint32_t done = TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL;
 	unsigned int before = __atomic_load_n(&f->msis, __ATOMIC_SEQ_CST);
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = ga_now_ms() + WAIT_MS;
 	uint32_t st;
 
 	for (uint32_t i = 0; i < XFER; i++)
@@ -155,7 +124,7 @@ static void device_reads(struct fx *f)
 	wr(f, TESTDEV_REG_IRQ_NUMBER, 1);
 	wr(f, TESTDEV_REG_FLAGS, TESTDEV_FLAG_USE_DMA);
 	wr(f, TESTDEV_REG_COMMAND, TESTDEV_CMD_READ);
-	while (!((st = rd(f, TESTDEV_REG_STATUS)) & done) && now_ms() < end)
+	while (!((st = rd(f, TESTDEV_REG_STATUS)) & done) && ga_now_ms() < end)
 		usleep(500);
 	assert_true(st & TESTDEV_STATUS_READ_OK);
 	wait_msi(f, before + 1);
@@ -254,8 +223,8 @@ static void test_vmm_doorbells(void **state)
 	ring(f, TESTDEV_CMD_READ);
 	assert_int_equal(testdev_spawn(&f->b.dev, db_args), 0);
 	/* A fresh device: STATUS 0 until the carried READ has run. */
-	end = now_ms() + WAIT_MS;
-	while (!(rd(f, TESTDEV_REG_STATUS) & done) && now_ms() < end)
+	end = ga_now_ms() + WAIT_MS;
+	while (!(rd(f, TESTDEV_REG_STATUS) & done) && ga_now_ms() < end)
 		usleep(500);
 	assert_true(rd(f, TESTDEV_REG_STATUS) & done);
 	assert_int_equal(f->b.vd->gen, 1);
@@ -279,18 +248,18 @@ static void test_vmm_failed(void **state)
 	assert_int_not_equal(bar0_reg, 0xffffffffu);
 	f->b.cfg.reconnect_ms = 300;
 	assert_int_equal(testdev_kill(&f->b.dev), 0);
-	t0 = now_ms();
+	t0 = ga_now_ms();
 	/* Not back in time: the access completes, with all ones. */
 	assert_int_equal(rd(f, TESTDEV_REG_MAGIC), 0xffffffffu);
-	assert_true(now_ms() - t0 >= 300);
+	assert_true(ga_now_ms() - t0 >= 300);
 	assert_true(f->b.vd->failed);
 	/* So does everything after it, at once and without retrying. */
-	t0 = now_ms();
+	t0 = ga_now_ms();
 	assert_int_equal(cfg_rd(f, PCI_VENDOR_ID, 2), 0xffff);
 	assert_int_equal(cfg_rd(f, PCI_BASE_ADDRESS_0, 4), 0xffffffffu);
 	wr(f, TESTDEV_REG_COMMAND, TESTDEV_CMD_RAISE_MSIX);
 	assert_int_equal(rd(f, TESTDEV_REG_STATUS), 0xffffffffu);
-	assert_true(now_ms() - t0 < 300);
+	assert_true(ga_now_ms() - t0 < 300);
 	/* Its mapped BAR pages read as ones too. */
 	assert_true(b5->nr_maps > 0);
 	for (unsigned int k = 0; k < b5->nr_maps; k++)
