@@ -138,10 +138,11 @@ static uint64_t floor_ns(const uint8_t *ram, size_t len)
 int main(int argc, char **argv)
 {
 	static struct side src, dst;
-	char dir[] = "/tmp/vm_migrate.XXXXXX", sock[2][PATH_MAX],
-	     mig[PATH_MAX], bin[PATH_MAX];
-	const char *guest = argc > 1 ? argv[1] :
-			    bench_build_path("guest/guest_bench_dirty.elf");
+	char dir[] = "/tmp/vm_migrate.XXXXXX", sock[2][PATH_MAX], mig[PATH_MAX],
+	     bin[PATH_MAX];
+	const char *guest =
+		argc > 1 ? argv[1] :
+			   bench_build_path("guest/guest_bench_dirty.elf");
 	pid_t dev[2];
 	uint64_t down, fl;
 	sigset_t set;

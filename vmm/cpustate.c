@@ -64,11 +64,11 @@ int vcpu_state_save(struct vcpu *cpu, struct vcpu_state *st)
 	ret = ret ?: io(fd, KVM_GET_XSAVE, &st->xsave, "KVM_GET_XSAVE");
 	ret = ret ?: io(fd, KVM_GET_XCRS, &st->xcrs, "KVM_GET_XCRS");
 	ret = ret ?: io(fd, KVM_GET_LAPIC, &st->lapic, "KVM_GET_LAPIC");
-	ret = ret ?: io(fd, KVM_GET_VCPU_EVENTS, &st->events,
-			"KVM_GET_VCPU_EVENTS");
+	ret = ret   ?:
+		      io(fd, KVM_GET_VCPU_EVENTS, &st->events,
+			 "KVM_GET_VCPU_EVENTS");
 	ret = ret ?: io(fd, KVM_GET_MP_STATE, &st->mp, "KVM_GET_MP_STATE");
-	ret = ret ?: io(fd, KVM_GET_DEBUGREGS, &st->dregs,
-			"KVM_GET_DEBUGREGS");
+	ret = ret ?: io(fd, KVM_GET_DEBUGREGS, &st->dregs, "KVM_GET_DEBUGREGS");
 	if (ret)
 		return ret;
 	memset(&m, 0, sizeof(m));
@@ -122,8 +122,9 @@ int vcpu_state_load(struct vcpu *cpu, const struct vcpu_state *st)
 	ret = ret ?: io(fd, KVM_SET_LAPIC, &c.lapic, "KVM_SET_LAPIC");
 	if (!ret && deadline)
 		ret = set_msrs(fd, &c.msrs[VCPU_MSRS - 1], 1);
-	ret = ret ?: io(fd, KVM_SET_VCPU_EVENTS, &c.events,
-			"KVM_SET_VCPU_EVENTS");
+	ret = ret   ?:
+		      io(fd, KVM_SET_VCPU_EVENTS, &c.events,
+			 "KVM_SET_VCPU_EVENTS");
 	ret = ret ?: io(fd, KVM_SET_MP_STATE, &c.mp, "KVM_SET_MP_STATE");
 	ret = ret ?: io(fd, KVM_SET_DEBUGREGS, &c.dregs, "KVM_SET_DEBUGREGS");
 	return ret;

@@ -357,8 +357,9 @@ static int on_stopped(void *arg, int fd)
 		uint64_t before = x->st.pages;
 
 		/* Unlogged DMA may have written any page that holds data. */
-		r = x->dma_all ? put_data(x, fd, x->vm->ram.size / PAGE, false) :
-				 put_dirty(x, fd);
+		r = x->dma_all ?
+			    put_data(x, fd, x->vm->ram.size / PAGE, false) :
+			    put_dirty(x, fd);
 		x->st.final_pages = x->st.pages - before;
 	}
 	r = r ?: put_devs(x, fd);
@@ -388,10 +389,9 @@ static int logs_start(struct out_ctx *x)
 
 		r = x->o && x->o->no_dma_log ?
 			    -ENOTSUP :
-			    uvfio_client_dirty_start(vm->devs[i]->c, &pg, all,
-						     vm->ram.size > vm->ram.low ?
-							     2 :
-							     1);
+			    uvfio_client_dirty_start(
+				    vm->devs[i]->c, &pg, all,
+				    vm->ram.size > vm->ram.low ? 2 : 1);
 		if (!r && pg != PAGE) {
 			uvfio_client_dirty_stop(vm->devs[i]->c);
 			r = -EINVAL;
@@ -561,8 +561,7 @@ static int take_cpu(struct in_ctx *x, int fd, uint64_t len)
 	if (!st)
 		return -ENOMEM;
 	r = read_full(fd, st, sizeof(*st));
-	if (!r && (st->index >= vm->nr_cpus ||
-		   x->cpus_loaded >> st->index & 1))
+	if (!r && (st->index >= vm->nr_cpus || x->cpus_loaded >> st->index & 1))
 		r = -EBADMSG;
 	if (!r)
 		r = vcpu_state_load(&vm->cpus[st->index], st);

@@ -72,8 +72,8 @@ int mig_open_out(const struct vm_config *cfg)
 	int fd, ret;
 
 	if (cfg->mig_out_file) {
-		fd = open(cfg->mig_out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0600);
+		fd = open(cfg->mig_out,
+			  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0)
 			vmm_err("--save %s: %s", cfg->mig_out, strerror(errno));
 		return fd < 0 ? -errno : fd;

@@ -45,8 +45,7 @@ static void map_into(struct vbar *b, struct vmap *m, struct vdev *p)
 			 "device %u BAR%u [%#llx, +%#llx): no peer DMA window "
 			 "in device %u (%s)",
 			 vd->index, b->index, (unsigned long long)m->off,
-			 (unsigned long long)m->size, p->index,
-			 strerror(-ret));
+			 (unsigned long long)m->size, p->index, strerror(-ret));
 		return;
 	}
 	m->p2p |= 1u << p->index;

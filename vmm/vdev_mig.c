@@ -83,9 +83,8 @@ int vdev_mig_load(struct vdev *vd, const void *blob, size_t len)
 			return -EINVAL;
 	}
 	if (h.irq_len)
-		ret = uvfio_client_irq_load(vd->c, (const uint8_t *)blob +
-							   sizeof(h),
-					    h.irq_len);
+		ret = uvfio_client_irq_load(
+			vd->c, (const uint8_t *)blob + sizeof(h), h.irq_len);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&vd->lock);

@@ -42,8 +42,8 @@ static bool round_ok(unsigned int k, uint32_t size, uint32_t irq_type)
 			       .size = size,
 			       .irq_type = irq_type,
 			       .irq_number = k + 1 };
-	uint8_t v = irq_type == TESTDEV_IRQ_INTX ? VEC_INTX :
-						   (uint8_t)(VEC0 + k);
+	uint8_t v =
+		irq_type == TESTDEV_IRQ_INTX ? VEC_INTX : (uint8_t)(VEC0 + k);
 	uint32_t n = irqc_count(v);
 
 	memset(buf, 0, size);
@@ -53,8 +53,7 @@ static bool round_ok(unsigned int k, uint32_t size, uint32_t irq_type)
 		return false;
 	return irq_status ==
 		       (TESTDEV_STATUS_WRITE_OK | TESTDEV_STATUS_IRQ_RAISED) &&
-	       crc32_le(~0u, buf, size) ==
-		       tdev_read(&td, TESTDEV_REG_CHECKSUM);
+	       crc32_le(~0u, buf, size) == tdev_read(&td, TESTDEV_REG_CHECKSUM);
 }
 
 int main(void)
@@ -97,8 +96,7 @@ int main(void)
 	       ROUNDS_BEFORE);
 	printf("READY\n");
 	for (i = ROUNDS_BEFORE; i < MAX_ROUNDS && after < ROUNDS_AFTER; i++) {
-		if (round_ok(i % NVEC, 1 + (i * 509) % SIZE,
-			     TESTDEV_IRQ_MSIX))
+		if (round_ok(i % NVEC, 1 + (i * 509) % SIZE, TESTDEV_IRQ_MSIX))
 			ok++;
 		else
 			bad++;
@@ -110,8 +108,8 @@ int main(void)
 		after += moved;
 	}
 	report(moved, "the VM moved (%u transfers in all)", i);
-	report(!bad, "%u transfers with the right data and status, %u not",
-	       ok, bad);
+	report(!bad, "%u transfers with the right data and status, %u not", ok,
+	       bad);
 	irqc_settle(100000);
 	for (unsigned int k = 0; k < NVEC; k++)
 		counts &= irqc_count((uint8_t)(VEC0 + k)) == rounds[k];

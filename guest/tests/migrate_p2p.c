@@ -37,10 +37,10 @@ static uint32_t wait_status(const struct tdev *t, uint32_t done)
 static bool round_ok(unsigned int i)
 {
 	uint64_t off = (uint64_t)(i % SLOTS) * SIZE;
-	uint8_t *abar = (uint8_t *)(uintptr_t)pci_bar_addr(
-		(unsigned int)a.dev, P2P_BAR);
-	uint8_t *bbar = (uint8_t *)(uintptr_t)pci_bar_addr(
-		(unsigned int)b.dev, P2P_BAR);
+	uint8_t *abar = (uint8_t *)(uintptr_t)pci_bar_addr((unsigned int)a.dev,
+							   P2P_BAR);
+	uint8_t *bbar = (uint8_t *)(uintptr_t)pci_bar_addr((unsigned int)b.dev,
+							   P2P_BAR);
 	struct tdev_xfer x = { .command = TESTDEV_CMD_WRITE,
 			       .dst = (uintptr_t)(abar + off),
 			       .size = SIZE };
@@ -48,8 +48,8 @@ static bool round_ok(unsigned int i)
 	bool ok;
 
 	tdev_xfer_start(&b, &x);
-	st = wait_status(&b, TESTDEV_STATUS_WRITE_OK |
-				     TESTDEV_STATUS_WRITE_FAIL);
+	st = wait_status(&b,
+			 TESTDEV_STATUS_WRITE_OK | TESTDEV_STATUS_WRITE_FAIL);
 	ok = (st & TESTDEV_STATUS_WRITE_OK) &&
 	     crc32_le(~0u, abar + off, SIZE) ==
 		     tdev_read(&b, TESTDEV_REG_CHECKSUM);

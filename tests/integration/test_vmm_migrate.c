@@ -276,8 +276,7 @@ static void migrate(void **state, bool no_dma_log)
 	/* Every byte of RAM, the DMA's too. */
 	assert_int_equal(crc32_le(~0u, d->b.vm.ram.hva + DMA_GPA, XFER),
 			 f->dma_crc);
-	assert_memory_equal(d->b.vm.ram.hva, s->b.vm.ram.hva,
-			    s->b.vm.ram.size);
+	assert_memory_equal(d->b.vm.ram.hva, s->b.vm.ram.hva, s->b.vm.ram.size);
 	/* The source's device is stopped for good. */
 	assert_int_equal(uvfio_client_mig_get_state(s->b.vd->c, &ms), 0);
 	assert_int_equal(ms, UVFIO_MIG_STOP);
@@ -296,8 +295,9 @@ static void migrate(void **state, bool no_dma_log)
 	/* The pending vector fires once, when the guest unmasks it there. */
 	assert_true(rd(d, TESTDEV_MSIX_PBA_OFF) & 2);
 	assert_int_equal(msis(d, 1), 0);
-	wr(d, TESTDEV_MSIX_TABLE_OFF + PCI_MSIX_ENTRY_SIZE +
-		      PCI_MSIX_ENTRY_VECTOR_CTRL,
+	wr(d,
+	   TESTDEV_MSIX_TABLE_OFF + PCI_MSIX_ENTRY_SIZE +
+		   PCI_MSIX_ENTRY_VECTOR_CTRL,
 	   0);
 	wait_msi(d, 1, 1);
 	assert_false(rd(d, TESTDEV_MSIX_PBA_OFF) & 2);

@@ -107,11 +107,11 @@ static uint32_t run(struct vm2 *v, unsigned int i, uint32_t cmd, uint64_t gpa,
 	uint32_t st;
 
 	wr(v, i, TESTDEV_REG_STATUS, 0);
-	wr(v, i, cmd == TESTDEV_CMD_WRITE ? TESTDEV_REG_DST_LO :
-					     TESTDEV_REG_SRC_LO,
+	wr(v, i,
+	   cmd == TESTDEV_CMD_WRITE ? TESTDEV_REG_DST_LO : TESTDEV_REG_SRC_LO,
 	   (uint32_t)gpa);
-	wr(v, i, cmd == TESTDEV_CMD_WRITE ? TESTDEV_REG_DST_HI :
-					     TESTDEV_REG_SRC_HI,
+	wr(v, i,
+	   cmd == TESTDEV_CMD_WRITE ? TESTDEV_REG_DST_HI : TESTDEV_REG_SRC_HI,
 	   (uint32_t)(gpa >> 32));
 	wr(v, i, TESTDEV_REG_SIZE, XFER);
 	wr(v, i, TESTDEV_REG_CHECKSUM, crc);
@@ -132,9 +132,9 @@ static void p2p_write(struct vm2 *v, unsigned int i, unsigned int j,
 	uint32_t st = run(v, i, TESTDEV_CMD_WRITE, bar(v, j, P2P_BAR) + off, 0);
 
 	assert_true(st & TESTDEV_STATUS_WRITE_OK);
-	assert_int_equal(uvfio_client_region_read(dev(v, j)->c, P2P_BAR, off,
-						  got, XFER),
-			 0);
+	assert_int_equal(
+		uvfio_client_region_read(dev(v, j)->c, P2P_BAR, off, got, XFER),
+		0);
 	assert_int_equal(crc32_le(~0u, got, XFER),
 			 rd(v, i, TESTDEV_REG_CHECKSUM));
 }
@@ -237,8 +237,7 @@ static void test_p2p_migrate(void **state)
 
 	mig_fx = f;
 	p2p_write(&f->a, 1, 0, 0x4000);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-				    sv),
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
 			 0);
 	in[0] = sv[1];
 	assert_int_equal(pthread_create(&t, NULL, dst_main, in), 0);
@@ -250,15 +249,13 @@ static void test_p2p_migrate(void **state)
 
 	/* Both writes into device 0's BAR5, the one in the pre-copy too. */
 	for (unsigned int k = 0; k < 2; k++) {
-		assert_int_equal(uvfio_client_region_read(dev(&f->a, 0)->c,
-							  P2P_BAR,
-							  0x4000 + k * 0x1000,
-							  want[k], XFER),
+		assert_int_equal(uvfio_client_region_read(
+					 dev(&f->a, 0)->c, P2P_BAR,
+					 0x4000 + k * 0x1000, want[k], XFER),
 				 0);
-		assert_int_equal(uvfio_client_region_read(dev(&f->b, 0)->c,
-							  P2P_BAR,
-							  0x4000 + k * 0x1000,
-							  got, XFER),
+		assert_int_equal(uvfio_client_region_read(
+					 dev(&f->b, 0)->c, P2P_BAR,
+					 0x4000 + k * 0x1000, got, XFER),
 				 0);
 		assert_memory_equal(got, want[k], XFER);
 	}
