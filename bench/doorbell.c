@@ -220,8 +220,7 @@ static int g_trap(void *opaque, uint64_t off, void *data, uint32_t len,
 		       0;
 }
 
-static void g_ioeventfd(struct guest_half *g, uint64_t gpa, int fd,
-			bool match)
+static void g_ioeventfd(struct guest_half *g, uint64_t gpa, int fd, bool match)
 {
 	struct kvm_ioeventfd io = {
 		.datamatch = VALUE,
@@ -288,12 +287,13 @@ static void g_start(struct guest_half *g, const char *guest)
 /* One store by the guest on path p: ns from the mailbox bump to seen. */
 static uint64_t g_sample(struct guest_half *g, int p)
 {
-	static const uint64_t addr[G_PATHS] = {
-		G_DB_GPA + DOORBELL, G_TRAP_GPA + DOORBELL, G_FLOOR_GPA
-	};
-	atomic_uint_fast64_t *seen = p == G_FLOOR ? &g->floor_seen : &g->b->seen;
-	atomic_uint_fast64_t *when = p == G_FLOOR ? &g->floor_ns :
-						    &g->b->seen_ns;
+	static const uint64_t addr[G_PATHS] = { G_DB_GPA + DOORBELL,
+						G_TRAP_GPA + DOORBELL,
+						G_FLOOR_GPA };
+	atomic_uint_fast64_t *seen =
+		p == G_FLOOR ? &g->floor_seen : &g->b->seen;
+	atomic_uint_fast64_t *when =
+		p == G_FLOOR ? &g->floor_ns : &g->b->seen_ns;
 	uint64_t before = atomic_load(seen), t0, end;
 
 	g->mb[BENCH_DB_ADDR_LO / 4] = (uint32_t)addr[p];
@@ -426,7 +426,8 @@ int main(int argc, char **argv)
 		bench_unpin();
 	setup(b);
 	guest_half(b, argc > 2 ? argv[2] :
-			 bench_build_path("guest/guest_bench_doorbell.elf"));
+				 bench_build_path(
+					 "guest/guest_bench_doorbell.elf"));
 	teardown(b);
 	free(b);
 	return 0;

@@ -139,8 +139,8 @@ static void wait_stop(struct vm *vm, int sfd)
 		int timeout = at < 0 ? -1 : (int)(at - now_ms());
 		int n;
 
-		n = poll(p, sfd >= 0 ? 2 : 1, timeout < 0 && at >= 0 ? 0 :
-								      timeout);
+		n = poll(p, sfd >= 0 ? 2 : 1,
+			 timeout < 0 && at >= 0 ? 0 : timeout);
 		if (n < 0 && errno != EINTR) {
 			vmm_err("poll: %s", strerror(errno));
 			vm_stop(vm, VMM_EXIT_ERROR);

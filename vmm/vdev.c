@@ -144,8 +144,8 @@ static int dev_access(struct vdev *vd, int bar, uint64_t off, void *data,
 							    data, len);
 		pthread_rwlock_unlock(&vd->conn);
 		/* A BAR access holds no vd->lock; config ones renew there. */
-		if (bar >= 0 && __atomic_load_n(&vd->p2p_stale,
-						__ATOMIC_ACQUIRE)) {
+		if (bar >= 0 &&
+		    __atomic_load_n(&vd->p2p_stale, __ATOMIC_ACQUIRE)) {
 			pthread_mutex_lock(&vd->lock);
 			p2p_renew(vd);
 			pthread_mutex_unlock(&vd->lock);
@@ -317,12 +317,10 @@ static int map_ram(struct vdev *vd)
 				   UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE,
 				   ram->hva, ram->fd, 0);
 	if (ret >= 0 && ram->size > ram->low)
-		ret = uvfio_client_dma_map(vd->c, GPA_HIGH_RAM,
-					   ram->size - ram->low,
-					   UVFIO_DMA_PROT_READ |
-						   UVFIO_DMA_PROT_WRITE,
-					   ram->hva + ram->low, ram->fd,
-					   ram->low);
+		ret = uvfio_client_dma_map(
+			vd->c, GPA_HIGH_RAM, ram->size - ram->low,
+			UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE,
+			ram->hva + ram->low, ram->fd, ram->low);
 	if (ret < 0)
 		vmm_err("device %u (%s): DMA map of guest RAM: %s", vd->index,
 			vd->socket, strerror(-ret));

@@ -349,8 +349,8 @@ static int ram_slot_log(struct vm *vm, bool high, bool on)
 		.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = high ? GPA_HIGH_RAM : 0,
 		.memory_size = high ? ram->size - ram->low : ram->low,
-		.userspace_addr = (uint64_t)(uintptr_t)(ram->hva +
-							(high ? ram->low : 0)),
+		.userspace_addr =
+			(uint64_t)(uintptr_t)(ram->hva + (high ? ram->low : 0)),
 	};
 
 	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
@@ -369,8 +369,7 @@ int vm_ram_dirty_log(struct vm *vm, bool on)
 }
 
 /* The log of one slot of pages, ORed into bitmap (word aligned). */
-static int slot_dirty(struct vm *vm, int slot, uint64_t pages,
-		      uint64_t *bitmap)
+static int slot_dirty(struct vm *vm, int slot, uint64_t pages, uint64_t *bitmap)
 {
 	size_t words = (pages + 63) / 64;
 	struct kvm_dirty_log d = { .slot = (uint32_t)slot };

@@ -565,9 +565,9 @@ static void restore(struct drv_dev *d, unsigned int ndev)
 			set_state(&d[i], d[i].start);
 }
 
-static int drv_init(struct uvfio_client *const *devs, unsigned int ndev,
-		    int fd, const struct uvfio_mig_hooks *h,
-		    struct drv_dev **out, uint8_t **buf)
+static int drv_init(struct uvfio_client *const *devs, unsigned int ndev, int fd,
+		    const struct uvfio_mig_hooks *h, struct drv_dev **out,
+		    uint8_t **buf)
 {
 	struct drv_dev *d;
 
@@ -664,9 +664,9 @@ static int precopy(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf,
 	return 0;
 }
 
-static int stopcopy(struct drv_dev *d, unsigned int ndev, int fd,
-		    uint8_t *buf, const struct uvfio_mig_hooks *h,
-		    bool *quiesced, struct uvfio_mig_driver_stats *st)
+static int stopcopy(struct drv_dev *d, unsigned int ndev, int fd, uint8_t *buf,
+		    const struct uvfio_mig_hooks *h, bool *quiesced,
+		    struct uvfio_mig_driver_stats *st)
 {
 	int r;
 
@@ -821,8 +821,8 @@ int uvfio_client_migrate_in_hooks(struct uvfio_client *const *devs,
 	return r;
 }
 
-int uvfio_client_migrate_in(struct uvfio_client *const *devs,
-			    unsigned int ndev, int in_fd)
+int uvfio_client_migrate_in(struct uvfio_client *const *devs, unsigned int ndev,
+			    int in_fd)
 {
 	return uvfio_client_migrate_in_hooks(devs, ndev, in_fd, NULL);
 }

@@ -955,9 +955,8 @@ static int h_frame(void *arg, int fd, const struct uvfio_mig_frame *f)
 	if (f->flags != 0x5a || f->length != sizeof(v) ||
 	    read(fd, &v, sizeof(v)) != sizeof(v) || l->frames >= 16)
 		return -EBADMSG;
-	l->seen[l->frames++] = (uint64_t)(f->index - UVFIO_MIG_FRAME_USER_BASE)
-				       << 32 |
-			       v;
+	l->seen[l->frames++] =
+		(uint64_t)(f->index - UVFIO_MIG_FRAME_USER_BASE) << 32 | v;
 	return 0;
 }
 
@@ -977,11 +976,11 @@ static void driver_hooks(void **state)
 	struct fixture *f = *state;
 	struct hook_log out = { .dev = f->c[0], .more_rounds = 2 };
 	struct hook_log in = { .dev = f->c[1] };
-	const struct uvfio_mig_hooks ho = { &out, h_round, h_quiesce,
+	const struct uvfio_mig_hooks ho = { &out,      h_round,	 h_quiesce,
 					    h_stopped, h_resume, NULL,
 					    NULL };
-	const struct uvfio_mig_hooks hi = { &in, NULL, NULL, NULL, NULL,
-					    h_frame, h_loaded };
+	const struct uvfio_mig_hooks hi = { &in,  NULL,	   NULL,    NULL,
+					    NULL, h_frame, h_loaded };
 	struct uvfio_mig_driver_opts o = { .precopy_threshold = 1ull << 30,
 					   .hooks = &ho };
 	int fd = memfd_create("mig-hooks", MFD_CLOEXEC);
@@ -1032,8 +1031,7 @@ static void driver_hooks(void **state)
 	in = (struct hook_log){ 0 };
 	assert_int_equal(uvfio_client_migrate_in_hooks(NULL, 0, fd, &hi), 0);
 	assert_int_equal(in.frames, 2);
-	assert_int_equal(uvfio_client_migrate_out(NULL, 0, fd, NULL),
-			 -EINVAL);
+	assert_int_equal(uvfio_client_migrate_out(NULL, 0, fd, NULL), -EINVAL);
 	assert_int_equal(uvfio_client_migrate_in(NULL, 0, fd), -EINVAL);
 	close(fd);
 }
