@@ -143,10 +143,15 @@ static int dev_access(struct vdev *vd, int bar, uint64_t off, void *data,
 				      uvfio_client_bar_read(vd->c, bar, off,
 							    data, len);
 		pthread_rwlock_unlock(&vd->conn);
-		/* A BAR access holds no vd->lock; config ones renew there. */
+		/*
+		 * Config accesses renew under the vd->lock they hold.  A BAR
+		 * access holds the MMIO bus lock, which BAR moves take under
+		 * vd->lock: only a trylock here, or the two could deadlock;
+		 * a busy lock leaves it to the next access.
+		 */
 		if (bar >= 0 &&
-		    __atomic_load_n(&vd->p2p_stale, __ATOMIC_ACQUIRE)) {
-			pthread_mutex_lock(&vd->lock);
+		    __atomic_load_n(&vd->p2p_stale, __ATOMIC_ACQUIRE) &&
+		    !pthread_mutex_trylock(&vd->lock)) {
 			p2p_renew(vd);
 			pthread_mutex_unlock(&vd->lock);
 		}
