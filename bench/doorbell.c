@@ -56,6 +56,7 @@
 
 #include "dev.h"
 #include "floor.h"
+#include "guest_vm.h"
 #include "mailbox.h"
 #include "stats.h"
 #include "vmm.h"
@@ -236,21 +237,9 @@ static void g_ioeventfd(struct guest_half *g, uint64_t gpa, int fd, bool match)
 
 static void g_start(struct guest_half *g, const char *guest)
 {
-	uint64_t entry, t0;
+	uint64_t entry = bench_guest_load(&g->vm, &g->cfg, guest, &g->mb);
 	int r;
 
-	g->cfg = (struct vm_config){ .ram_size = 64ull << 20,
-				     .nr_cpus = 1,
-				     .guest = guest };
-	if (vm_init(&g->vm, &g->cfg))
-		exit(1);
-	r = boot_build(&g->vm.ram);
-	if (!r)
-		r = elf_load(&g->vm.ram, guest,
-			     g->vm.ram.low - GUEST_STACK_SIZE, &entry);
-	if (r)
-		die("loading the guest", -r);
-	g->mb = ram_ptr(&g->vm.ram, BENCH_MAILBOX_GPA, 0x100);
 	g->floor_efd = eventfd(0, EFD_CLOEXEC);
 	if (g->floor_efd < 0)
 		die("eventfd", errno);
@@ -265,23 +254,8 @@ static void g_start(struct guest_half *g, const char *guest)
 		die("mmio_add", -r);
 	if (pthread_create(&g->floor_thread, NULL, g_floor_main, g))
 		die("pthread_create", EAGAIN);
-	g->vm.nr_cpus = 1;
-	r = vcpu_create(&g->vm, &g->vm.cpus[0], 0, entry);
-	if (!r)
-		r = vcpu_signal_init();
-	if (!r)
-		r = vcpu_start(&g->vm.cpus[0]);
-	if (r)
-		die("vCPU", -r);
 	g->go = g->mb[BENCH_DB_GO / 4];
-	t0 = bench_now_ns();
-	while (__atomic_load_n(&g->mb[BENCH_MB_MAGIC / 4], __ATOMIC_ACQUIRE) !=
-	       BENCH_READY_MAGIC) {
-		if (bench_now_ns() - t0 > 10 * G_TIMEOUT_NS ||
-		    vm_stopping(&g->vm))
-			die("the guest never became ready", ETIMEDOUT);
-		usleep(1000);
-	}
+	bench_guest_run(&g->vm, entry, g->mb);
 }
 
 /* One store by the guest on path p: ns from the mailbox bump to seen. */

@@ -49,6 +49,7 @@
 #include "dev.h"
 #include "stats.h"
 
+#include "guest_vm.h"
 #include "mailbox.h"
 #include "vmm.h"
 
@@ -119,35 +120,9 @@ static void *relay_main(void *arg)
 
 static void start_vm(struct bench *b, const char *guest)
 {
-	uint64_t entry, t0;
-	int r;
+	uint64_t entry = bench_guest_load(&b->vm, &b->cfg, guest, &b->mb);
 
-	b->cfg = (struct vm_config){ .ram_size = 64ull << 20,
-				     .nr_cpus = 1,
-				     .guest = guest };
-	if (vm_init(&b->vm, &b->cfg))
-		exit(1);
-	r = boot_build(&b->vm.ram);
-	if (!r)
-		r = elf_load(&b->vm.ram, guest,
-			     b->vm.ram.low - GUEST_STACK_SIZE, &entry);
-	if (r)
-		die("loading the guest", -r);
-	b->mb = ram_ptr(&b->vm.ram, BENCH_MAILBOX_GPA, 0x100);
-	b->vm.nr_cpus = 1;
-	r = vcpu_create(&b->vm, &b->vm.cpus[0], 0, entry);
-	if (!r)
-		r = vcpu_signal_init();
-	if (!r)
-		r = vcpu_start(&b->vm.cpus[0]);
-	if (r)
-		die("vCPU", -r);
-	t0 = bench_now_ns();
-	while (mb_read(b, BENCH_MB_MAGIC) != BENCH_READY_MAGIC) {
-		if (bench_now_ns() - t0 > 10 * TIMEOUT_NS || vm_stopping(&b->vm))
-			die("the guest never became ready", ETIMEDOUT);
-		usleep(1000);
-	}
+	bench_guest_run(&b->vm, entry, b->mb);
 }
 
 static void make_dev(struct bench *b)
