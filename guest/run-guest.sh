@@ -312,7 +312,14 @@ run_migrate() {
 	vmpid=
 	echo "--- source"
 	cat "$tmp/src.out"
-	[ "$status" -eq 0 ] || fail "source exit status $status, want 0"
+	if [ "$status" -ne 0 ]; then
+		kill "$vm2pid" 2>/dev/null
+		wait "$vm2pid"
+		vm2pid=
+		echo "--- destination"
+		cat "$tmp/dst.out"
+		fail "source exit status $status, want 0"
+	fi
 	grep -q 'migrated to' "$tmp/src.out" || fail "no word of the move"
 	wait "$vm2pid"
 	status=$?

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "vmm.h"
 
@@ -305,6 +306,21 @@ static void block_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * Each MSI-X vector of a device costs an eventfd here and another in the
+ * device: 2048 vectors do not fit the usual soft limit of 1024 fds.  Like
+ * QEMU, take what the hard limit allows.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct vm_config cfg = { .ram_size = 64ull << 20,
@@ -321,6 +337,7 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	block_signals();
+	raise_fd_limit();
 	ret = vm_init(&vm, &cfg);
 	ret = ret ? VMM_EXIT_ERROR : vm_run(&vm);
 	vm_destroy(&vm);

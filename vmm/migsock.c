@@ -42,8 +42,12 @@ int mig_open_in(const struct vm_config *cfg)
 	if (ret)
 		return ret;
 	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (l < 0)
-		return -errno;
+	if (l < 0) {
+		ret = -errno;
+		vmm_err("--incoming %s: socket: %s", cfg->mig_in,
+			strerror(errno));
+		return ret;
+	}
 	unlink(a.sun_path);
 	if (bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0) {
 		ret = -errno;
@@ -82,8 +86,13 @@ int mig_open_out(const struct vm_config *cfg)
 	if (ret)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		/* EMFILE: MSI-X vectors hold fds (docs/interrupts.md). */
+		ret = -errno;
+		vmm_err("--migrate-to %s: socket: %s; the VM runs on",
+			cfg->mig_out, strerror(errno));
+		return ret;
+	}
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		ret = -errno;
 		vmm_err("--migrate-to %s: %s", cfg->mig_out, strerror(errno));

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "testdev.h"
@@ -293,6 +294,20 @@ static int serve(const struct args *a, struct uvfio_dev *dev,
 	return ret;
 }
 
+/*
+ * The client hands over an eventfd per MSI-X vector: 2048 of them do not
+ * fit the usual soft limit of 1024 fds.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct testdev_opts topts = { 0 };
@@ -316,6 +331,7 @@ int main(int argc, char **argv)
 	sigaddset(&w.set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &w.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	topts.worker = a.worker;
 	topts.bar64 = a.bar64;

@@ -44,15 +44,15 @@ static bool round_ok(unsigned int i)
 	struct tdev_xfer x = { .command = TESTDEV_CMD_WRITE,
 			       .dst = (uintptr_t)(abar + off),
 			       .size = SIZE };
-	uint32_t st;
-	bool ok;
+	uint32_t st, rst;
+	bool ok, crc_ok;
 
 	tdev_xfer_start(&b, &x);
 	st = wait_status(&b,
 			 TESTDEV_STATUS_WRITE_OK | TESTDEV_STATUS_WRITE_FAIL);
-	ok = (st & TESTDEV_STATUS_WRITE_OK) &&
-	     crc32_le(~0u, abar + off, SIZE) ==
-		     tdev_read(&b, TESTDEV_REG_CHECKSUM);
+	crc_ok = crc32_le(~0u, abar + off, SIZE) ==
+		 tdev_read(&b, TESTDEV_REG_CHECKSUM);
+	ok = (st & TESTDEV_STATUS_WRITE_OK) && crc_ok;
 
 	fill_random(&rng, bbar + off, SIZE);
 	x = (struct tdev_xfer){ .command = TESTDEV_CMD_READ,
@@ -60,8 +60,13 @@ static bool round_ok(unsigned int i)
 				.size = SIZE,
 				.checksum = crc32_le(~0u, bbar + off, SIZE) };
 	tdev_xfer_start(&a, &x);
-	st = wait_status(&a, TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL);
-	return ok && (st & TESTDEV_STATUS_READ_OK);
+	rst = wait_status(&a,
+			  TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_READ_FAIL);
+	if (ok && (rst & TESTDEV_STATUS_READ_OK))
+		return true;
+	printf("round %u: write status %#x, its bytes %s; read status %#x\n",
+	       i, st, crc_ok ? "right" : "wrong", rst);
+	return false;
 }
 
 int main(void)
