@@ -4,7 +4,8 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?=
 
-.PHONY: all deps check check-asan check-plain demo bench clean install fuzz
+.PHONY: all deps check check-asan check-plain check-kvm-tcg demo bench clean \
+	install fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -31,6 +32,10 @@ check-asan: $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2
+
+# The KVM tests without /dev/kvm: KVM nested in a QEMU TCG machine.
+check-kvm-tcg: all
+	sh scripts/kvm-tcg.sh $(BUILD)
 
 demo: all
 	sh scripts/demo.sh $(BUILD)
