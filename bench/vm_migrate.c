@@ -139,10 +139,7 @@ int main(int argc, char **argv)
 {
 	static struct side src, dst;
 	char dir[] = "/tmp/vm_migrate.XXXXXX", sock[2][PATH_MAX], mig[PATH_MAX],
-	     bin[PATH_MAX];
-	const char *guest =
-		argc > 1 ? argv[1] :
-			   bench_build_path("guest/guest_bench_dirty.elf");
+	     bin[PATH_MAX], guest[PATH_MAX];
 	pid_t dev[2];
 	uint64_t down, fl;
 	sigset_t set;
@@ -151,6 +148,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: vm_migrate [GUEST_ELF]\n");
 		return 2;
 	}
+	/* bench_build_path()'s buffer is reused by the next call. */
+	snprintf(guest, sizeof(guest), "%s",
+		 argc > 1 ? argv[1] :
+			    bench_build_path("guest/guest_bench_dirty.elf"));
 	if (access("/dev/kvm", R_OK | W_OK)) {
 		printf("vm_migrate: skipped: /dev/kvm: %s\n", strerror(errno));
 		return 0;
