@@ -11,6 +11,7 @@
  *   0xf8   statistics: a dword write selects a counter (STAT_* in
  *          vmm.h), a dword read gives its low 32 bits, 0xfc the high
  *   0xcf8  PCI configuration address, 0xcfc-0xcff data
+ *   0xc000-0xffff  the devices' I/O BARs (vbar.c), while decoding
  */
 #include <stdio.h>
 #include <string.h>
@@ -88,7 +89,9 @@ int io_dispatch(struct vcpu *cpu, uint16_t port, void *data, uint32_t len,
 		stats_port(cpu, port, data, len, write);
 		return 0;
 	}
-	if (!write)
+	/* An I/O BAR, or nothing: all ones. */
+	if (mmio_dispatch(&cpu->vm->pio, port, data, len, write) <= 0 &&
+	    !write)
 		put_le(data, len, ~0u);
 	return 0;
 }

@@ -10,8 +10,9 @@
  *
  * BARs smaller than a page are given a page of their own so that they
  * can still be a memory slot.  The device's doorbells in a live BAR are
- * KVM ioeventfds (doorbell.c).  I/O BARs are described to the guest but
- * never decode (the VMM has no I/O window).
+ * KVM ioeventfds (doorbell.c).  I/O BARs get ports from 0xc000 up and,
+ * while I/O decoding is on, are ranges on the port bus (io.c) whose
+ * accesses all become region reads/writes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -187,6 +188,27 @@ int vbar_probe(struct vdev *vd)
 	return ret;
 }
 
+/* I/O BARs (4 to 256 bytes, aligned to their size) from *next_io up. */
+static void assign_io(struct vdev *vd, uint64_t *next_io)
+{
+	for (unsigned int i = 0; i < UVFIO_PCI_NUM_BARS; i++) {
+		struct vbar *b = &vd->bars[i];
+		uint64_t at;
+
+		if (!b->size || !b->io)
+			continue;
+		at = (*next_io + b->size - 1) & ~(b->size - 1);
+		if (at + b->size > PCI_IOBAR_END) {
+			vmm_err("device %u BAR%u: no room in the I/O window; "
+				"left unassigned",
+				vd->index, i);
+			continue;
+		}
+		b->addr = at;
+		*next_io = at + b->size;
+	}
+}
+
 void vbar_assign(struct vdev *vd, uint64_t *next, uint64_t *next64)
 {
 	const uint64_t end64 = ram_mmio64_base(&vd->vm->ram) + PCI_MMIO64_SIZE;
@@ -222,6 +244,7 @@ void vbar_assign(struct vdev *vd, uint64_t *next, uint64_t *next64)
 		big->addr = at;
 		*at_next = at + align;
 	}
+	assign_io(vd, &vd->vm->pci_next_io);
 }
 
 uint32_t vbar_reg_read(struct vdev *vd, unsigned int i)
@@ -256,7 +279,7 @@ static void unmap(struct vbar *b)
 	vdoor_unbind(b);
 	p2p_bar_unmap(b);
 	if (b->mmio.live)
-		mmio_del(&vm->mmio, &b->mmio);
+		mmio_del(b->io ? &vm->pio : &vm->mmio, &b->mmio);
 	b->live = false;
 }
 
@@ -278,11 +301,18 @@ static void map(struct vbar *b)
 
 	b->mmio.fn = bar_mmio;
 	b->mmio.opaque = b;
-	ret = mmio_add(&vm->mmio, &b->mmio, b->addr, b->size);
+	ret = mmio_add(b->io ? &vm->pio : &vm->mmio, &b->mmio, b->addr,
+		       b->size);
 	if (ret)
 		vmm_err("device %u BAR%u at %#llx overlaps another BAR: %s",
 			vd->index, b->index, (unsigned long long)b->addr,
 			strerror(-ret));
+	if (b->io) {
+		/* Ports: nothing to map, ring or reach by DMA. */
+		b->live = true;
+		b->live_addr = b->addr;
+		return;
+	}
 	for (k = 0; k < b->nr_maps; k++) {
 		struct vmap *m = &b->maps[k];
 
@@ -305,9 +335,10 @@ static void map(struct vbar *b)
 
 static void update(struct vbar *b)
 {
-	bool want = b->size && !b->io && b->addr &&
-		    (b->vd->command & PCI_COMMAND_MEMORY) &&
-		    b->addr + b->size > b->addr;
+	uint16_t decode = b->io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY;
+	bool want = b->size && b->addr && (b->vd->command & decode) &&
+		    b->addr + b->size > b->addr &&
+		    (!b->io || b->addr + b->size <= PCI_IOBAR_END);
 
 	if (b->live && (!want || b->live_addr != b->addr))
 		unmap(b);

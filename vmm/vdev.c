@@ -5,7 +5,7 @@
  * accesses.
  *
  * The VMM emulates the BAR registers (addresses are the VMM's business,
- * as with vfio-pci) and watches the command register's memory enable;
+ * as with vfio-pci) and watches the command register's decode enables;
  * every other config byte goes to the device.  All guest accesses meet
  * the device in exactly two functions, vdev_dev_cfg() and vdev_dev_bar(),
  * and both go through the client's interrupt emulation, which the device
@@ -193,11 +193,12 @@ int vdev_dev_bar(struct vdev *vd, unsigned int bar, uint64_t off, void *data,
 
 void vdev_set_command(struct vdev *vd, uint16_t cmd)
 {
-	bool was = vd->command & PCI_COMMAND_MEMORY;
+	const uint16_t decode = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
+	uint16_t was = vd->command & decode;
 
 	/* restore() reads it without vd->lock. */
 	__atomic_store_n(&vd->command, cmd, __ATOMIC_RELAXED);
-	if (was != !!(cmd & PCI_COMMAND_MEMORY))
+	if (was != (cmd & decode))
 		vbar_update_all(vd);
 }
 
@@ -302,7 +303,11 @@ static int enable_decoding(struct vdev *vd)
 	ret = vdev_dev_cfg(vd, PCI_COMMAND, &cmd, sizeof(cmd), false);
 	if (ret)
 		return ret;
+	/* As firmware leaves it: each space with a BAR in it decodes. */
 	cmd |= PCI_COMMAND_MEMORY;
+	for (unsigned int i = 0; i < UVFIO_PCI_NUM_BARS; i++)
+		if (vd->bars[i].io && vd->bars[i].addr)
+			cmd |= PCI_COMMAND_IO;
 	ret = vdev_dev_cfg(vd, PCI_COMMAND, &cmd, sizeof(cmd), true);
 	if (ret)
 		return ret;

@@ -121,10 +121,12 @@ static int vm_init_common(struct vm *vm, const struct vm_config *cfg)
 	vm->fd = -1;
 	vm->ram.fd = -1;
 	vm->pci_next = PCI_MMIO_BASE;
+	vm->pci_next_io = PCI_IOBAR_BASE;
 	pthread_mutex_init(&vm->slot_lock, NULL);
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	pthread_cond_init(&vm->park, NULL);
 	mmio_init(&vm->mmio);
+	mmio_init(&vm->pio);
 	pcihost_init(&vm->host);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0) {
@@ -201,6 +203,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	mmio_destroy(&vm->mmio);
+	mmio_destroy(&vm->pio);
 	pcihost_destroy(&vm->host);
 	pthread_mutex_destroy(&vm->slot_lock);
 	pthread_mutex_destroy(&vm->stop_lock);

@@ -68,6 +68,9 @@
 #define PCI_ECAM_BASE 0xfe000000ull
 #define PCI_ECAM_SIZE (1ull << 20) /* bus 0: 32 devices x 8 functions */
 #define PCI_MMIO_END PCI_ECAM_BASE
+/* I/O BARs, where PC firmware puts them; the fixed ports are below. */
+#define PCI_IOBAR_BASE 0xc000u
+#define PCI_IOBAR_END 0x10000u
 #define KVM_IDMAP_GPA 0xfeffc000ull
 #define KVM_TSS_GPA 0xfeffd000ull
 
@@ -261,12 +264,14 @@ struct vm {
 	uint32_t nr_slots;
 	uint64_t slot_used[VM_MAX_SLOTS / 64];
 	struct mmio_bus mmio;
+	struct mmio_bus pio; /* I/O BARs, by port */
 	struct pci_host host;
 	struct uvfio_irq_router *router; /* KVM MSI routes and irqfds */
 	struct vdev *devs[VMM_MAX_DEVS];
 	unsigned int nr_devs;
 	uint64_t pci_next; /* BAR allocator in the PCI window */
 	uint64_t pci_next64; /* and in the 64-bit one (ram_mmio64_base()) */
+	uint64_t pci_next_io; /* and in the I/O window */
 	struct vcpu cpus[VMM_MAX_CPUS];
 	unsigned int nr_cpus;
 	/* Stop: first status wins; stop_fd wakes the main thread. */

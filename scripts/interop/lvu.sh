@@ -59,5 +59,25 @@ if [ -x "$dir/client" ]; then
 	echo "(the client stops at its first migration command, or at an"
 	echo " assert on its own sample device's IDs or layout)"
 fi
+# uvfio-vmm with the gpio sample as its device, driven from a guest.
+echo "== uvfio-vmm: a guest drives gpio-pci-idio-16"
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	sock=$tmp/gpio-vm.sock
+	start "$dir/gpio-pci-idio-16" "$sock"
+	timeout 60 "$build/vmm/uvfio-vmm" --mem 64M \
+		--device vfio-user,socket="$sock" \
+		--guest "$build/guest/guest_lvu_gpio.elf" >"$tmp/vm.log" 2>&1
+	rc=$?
+	cat "$tmp/vm.log"
+	if [ $rc -ne 0 ] || ! grep -q 'SUMMARY: [0-9]* passed, 0 failed' \
+		"$tmp/vm.log"; then
+		echo "lvu.sh: the guest failed (exit $rc)"
+		fail=1
+	fi
+	kill "$pid" 2>/dev/null
+else
+	echo "SKIPPED: no usable /dev/kvm (scripts/kvm-tcg.sh runs this" \
+	     "under nested KVM)"
+fi
 [ $fail = 0 ] && echo "lvu.sh: passed" || echo "lvu.sh: FAILED"
 exit $fail
