@@ -37,6 +37,7 @@ struct args {
 	bool allow_unsealed;
 	enum uvfio_dma_layout layout;
 	uint64_t dma_limit;
+	uint64_t fd_limit; /* 0: the hard limit */
 };
 
 struct sigwaiter {
@@ -73,6 +74,8 @@ static void usage(FILE *f)
 		"  --dma-layout=auto|spec|count32\n"
 		"                     in-band DMA message layout (auto: QEMU's\n"
 		"                     u32 count for a client proposing 0.0)\n"
+		"  --fd-limit N       soft limit on open fds (default: the hard\n"
+		"                     limit; each MSI-X vector takes one)\n"
 		"  --once             exit when the first client leaves\n"
 		"  -h, --help         show this help\n");
 }
@@ -137,6 +140,7 @@ enum {
 	OPT_ONCE,
 	OPT_UNSEALED,
 	OPT_LAYOUT,
+	OPT_FD_LIMIT,
 };
 
 static int parse_layout(const char *s, enum uvfio_dma_layout *out)
@@ -170,6 +174,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "allow-unsealed-dma", no_argument, NULL, OPT_UNSEALED },
 		{ "dma-layout", required_argument, NULL, OPT_LAYOUT },
+		{ "fd-limit", required_argument, NULL, OPT_FD_LIMIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -212,6 +217,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_UNSEALED:
 			a->allow_unsealed = true;
+			break;
+		case OPT_FD_LIMIT:
+			if (parse_size(optarg, &a->fd_limit) || !a->fd_limit) {
+				fprintf(stderr, PROG ": bad fd limit '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_LAYOUT:
 			if (parse_layout(optarg, &a->layout)) {
@@ -296,16 +308,17 @@ static int serve(const struct args *a, struct uvfio_dev *dev,
 
 /*
  * The client hands over an eventfd per MSI-X vector: 2048 of them do not
- * fit the usual soft limit of 1024 fds.
+ * fit the usual soft limit of 1024 fds, so the default is the hard limit.
  */
-static void raise_fd_limit(void)
+static void set_fd_limit(uint64_t want)
 {
 	struct rlimit r;
 
-	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &r);
-	}
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return;
+	r.rlim_cur = want && want < r.rlim_max ? want : r.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &r))
+		perror(PROG ": RLIMIT_NOFILE");
 }
 
 int main(int argc, char **argv)
@@ -331,7 +344,7 @@ int main(int argc, char **argv)
 	sigaddset(&w.set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &w.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
+	set_fd_limit(a.fd_limit);
 
 	topts.worker = a.worker;
 	topts.bar64 = a.bar64;

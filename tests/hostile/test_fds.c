@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,7 +24,9 @@
 #define PAGE 4096u
 #define MANY 253
 /* The server's fd limit in this group: floods run into it. */
-#define SERVER_NOFILE 640
+#define SERVER_NOFILE 640 /* testdev --fd-limit */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const uint32_t efd_trig =
 	VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
@@ -395,18 +396,10 @@ static void test_fd_table_full(void **state)
 /* This group's server gets a small fd limit, so floods reach it. */
 static int group_setup(void **state)
 {
-	struct rlimit old, low;
+	static const char *const args[] = { "--fd-limit",
+					    STR(SERVER_NOFILE), NULL };
 
-	if (getrlimit(RLIMIT_NOFILE, &old))
-		return -1;
-	low = old;
-	if (low.rlim_cur > SERVER_NOFILE)
-		low.rlim_cur = SERVER_NOFILE;
-	if (setrlimit(RLIMIT_NOFILE, &low))
-		return -1;
-	*state = hs_start(NULL);
-	if (setrlimit(RLIMIT_NOFILE, &old))
-		return -1;
+	*state = hs_start(args);
 	return *state ? 0 : -1;
 }
 
