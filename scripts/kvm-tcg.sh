@@ -147,7 +147,7 @@ chmod +x "$root/init"
 	else
 		printf 'meson test -C %s --no-rebuild --print-errorlogs' \
 			"$build"
-		printf ' --timeout-multiplier 10'
+		printf ' --timeout-multiplier 3'
 		for a in "$@"; do
 			printf " '%s'" "$(printf %s "$a" |
 				sed "s/'/'\\\\''/g")"

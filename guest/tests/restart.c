@@ -19,6 +19,7 @@
 #define ROUNDS_BEFORE 20
 #define ROUNDS_AFTER 50
 #define MAX_ROUNDS 50000
+#define MAX_LOST 20 /* a device that never came back: fail now, not later */
 #define WAIT_US 500000
 #define SIZE 8192
 
@@ -77,7 +78,8 @@ int main(void)
 	report(ok == ROUNDS_BEFORE, "%u of %u DMA reads before the restart",
 	       ok, ROUNDS_BEFORE);
 	printf("READY\n");
-	for (i = 0; i < MAX_ROUNDS && after < ROUNDS_AFTER; i++) {
+	for (i = 0; i < MAX_ROUNDS && after < ROUNDS_AFTER && lost < MAX_LOST;
+	     i++) {
 		bool good = round_ok(512 + i % (SIZE - 512));
 
 		if (!restarted) {
