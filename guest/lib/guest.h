@@ -328,6 +328,14 @@ struct tdev_xfer {
 };
 /* Clears STATUS, programs x and starts it. */
 void tdev_xfer_start(const struct tdev *t, const struct tdev_xfer *x);
+/*
+ * Starts x and waits (timeout_us at most) for its interrupt on vector v,
+ * whose hook becomes one that reads STATUS and acknowledges it at the
+ * device, as a driver does.  Returns STATUS as that hook saw it, or 0
+ * when no interrupt came.
+ */
+uint32_t tdev_xfer_irq(const struct tdev *t, const struct tdev_xfer *x,
+		       uint8_t v, uint32_t timeout_us);
 
 /* vmm.c: the VMM's exit counters. */
 uint64_t vmm_stat(uint32_t sel);

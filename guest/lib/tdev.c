@@ -68,3 +68,25 @@ void tdev_xfer_start(const struct tdev *t, const struct tdev_xfer *x)
 	tdev_write(t, TESTDEV_REG_FLAGS, TESTDEV_FLAG_USE_DMA);
 	tdev_write(t, TESTDEV_REG_COMMAND, x->command);
 }
+
+static const struct tdev *acked;
+static volatile uint32_t acked_status;
+
+static void ack(struct irq_frame *f)
+{
+	(void)f;
+	acked_status = tdev_read(acked, TESTDEV_REG_STATUS);
+	tdev_write(acked, TESTDEV_REG_STATUS, 0);
+}
+
+uint32_t tdev_xfer_irq(const struct tdev *t, const struct tdev_xfer *x,
+		       uint8_t v, uint32_t timeout_us)
+{
+	uint32_t n = irqc_count(v);
+
+	acked = t;
+	acked_status = 0;
+	irqc_set_hook(v, ack);
+	tdev_xfer_start(t, x);
+	return irqc_wait(v, n + 1, timeout_us) ? acked_status : 0;
+}

@@ -23,15 +23,6 @@ static uint8_t src_buf[BUF_SIZE] __attribute__((aligned(4096)));
 static uint8_t dst_buf[BUF_SIZE + 2 * GUARD] __attribute__((aligned(4096)));
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 static struct tdev td;
-static volatile uint32_t irq_status;
-
-/* Completion: the handler takes STATUS and acknowledges it. */
-static void done(struct irq_frame *f)
-{
-	(void)f;
-	irq_status = tdev_read(&td, TESTDEV_REG_STATUS);
-	tdev_write(&td, TESTDEV_REG_STATUS, 0);
-}
 
 static uint8_t vector_of(uint32_t irq_type)
 {
@@ -43,16 +34,9 @@ static uint8_t vector_of(uint32_t irq_type)
 /* STATUS as the interrupt handler saw it, or 0 without an interrupt. */
 static uint32_t run(struct tdev_xfer *x, uint32_t irq_type)
 {
-	uint8_t v = vector_of(irq_type);
-	uint32_t n = irqc_count(v);
-
 	x->irq_type = irq_type;
 	x->irq_number = 1;
-	irq_status = 0;
-	tdev_xfer_start(&td, x);
-	if (!irqc_wait(v, n + 1, WAIT_US))
-		return 0;
-	return irq_status;
+	return tdev_xfer_irq(&td, x, vector_of(irq_type), WAIT_US);
 }
 
 static bool guards_ok(const uint8_t *dst, uint32_t size)
@@ -143,9 +127,6 @@ static void setup_irqs(struct msix *mx, struct msi *msi)
 	line = pci_read8((unsigned int)td.dev, PCI_INTERRUPT_LINE);
 	report(!ioapic_route(line, VEC_INTX, true, apic),
 	       "INTx on IOAPIC pin %u", line);
-	irqc_set_hook(VEC_MSIX, done);
-	irqc_set_hook(VEC_MSI, done);
-	irqc_set_hook(VEC_INTX, done);
 }
 
 int main(void)

@@ -25,14 +25,6 @@
 
 static uint8_t buf[SIZE] __attribute__((aligned(4096)));
 static struct tdev td;
-static volatile uint32_t irq_status;
-
-static void done(struct irq_frame *f)
-{
-	(void)f;
-	irq_status = tdev_read(&td, TESTDEV_REG_STATUS);
-	tdev_write(&td, TESTDEV_REG_STATUS, 0);
-}
 
 /* One WRITE by the device, interrupt on vector k: its data checked. */
 static bool round_ok(unsigned int k, uint32_t size, uint32_t irq_type)
@@ -44,14 +36,9 @@ static bool round_ok(unsigned int k, uint32_t size, uint32_t irq_type)
 			       .irq_number = k + 1 };
 	uint8_t v =
 		irq_type == TESTDEV_IRQ_INTX ? VEC_INTX : (uint8_t)(VEC0 + k);
-	uint32_t n = irqc_count(v);
 
 	memset(buf, 0, size);
-	irq_status = 0;
-	tdev_xfer_start(&td, &x);
-	if (!irqc_wait(v, n + 1, WAIT_US))
-		return false;
-	return irq_status ==
+	return tdev_xfer_irq(&td, &x, v, WAIT_US) ==
 		       (TESTDEV_STATUS_WRITE_OK | TESTDEV_STATUS_IRQ_RAISED) &&
 	       crc32_le(~0u, buf, size) == tdev_read(&td, TESTDEV_REG_CHECKSUM);
 }
@@ -73,13 +60,11 @@ int main(void)
 	for (i = 0; i <= NVEC; i++) {
 		msix_set(&mx, i, msi_address(apic), (uint16_t)(VEC0 + i));
 		msix_mask(&mx, i, i == NVEC);
-		irqc_set_hook((uint8_t)(VEC0 + i), done);
 	}
 	msix_control(&mx, true, false);
 	line = pci_read8((unsigned int)td.dev, PCI_INTERRUPT_LINE);
 	report(!ioapic_route(line, VEC_INTX, true, apic),
 	       "INTx on IOAPIC pin %u", line);
-	irqc_set_hook(VEC_INTX, done);
 
 	/* Vector NVEC: masked, its interrupt waits in the PBA. */
 	tdev_raise(&td, TESTDEV_IRQ_MSIX, NVEC + 1);

@@ -26,14 +26,6 @@
 static uint8_t buf[SIZE] __attribute__((aligned(4096)));
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static struct tdev td;
-static volatile uint32_t irq_status;
-
-static void done(struct irq_frame *f)
-{
-	(void)f;
-	irq_status = tdev_read(&td, TESTDEV_REG_STATUS);
-	tdev_write(&td, TESTDEV_REG_STATUS, 0);
-}
 
 /* One READ with its CRC: true when its interrupt came and said READ_OK. */
 static bool round_ok(uint32_t size)
@@ -43,15 +35,10 @@ static bool round_ok(uint32_t size)
 			       .size = size,
 			       .irq_type = TESTDEV_IRQ_MSIX,
 			       .irq_number = 1 };
-	uint32_t n = irqc_count(VEC);
 
 	fill_random(&rng, buf, size);
 	x.checksum = crc32_le(~0u, buf, size);
-	irq_status = 0;
-	tdev_xfer_start(&td, &x);
-	if (!irqc_wait(VEC, n + 1, WAIT_US))
-		return false;
-	return irq_status ==
+	return tdev_xfer_irq(&td, &x, VEC, WAIT_US) ==
 	       (TESTDEV_STATUS_READ_OK | TESTDEV_STATUS_IRQ_RAISED);
 }
 
@@ -70,7 +57,6 @@ int main(void)
 	msix_set(&mx, 0, msi_address((uint8_t)lapic_id()), VEC);
 	msix_mask(&mx, 0, false);
 	msix_control(&mx, true, false);
-	irqc_set_hook(VEC, done);
 	tdev_write(&td, TESTDEV_REG_MAGIC, MARK);
 
 	for (i = 0; i < ROUNDS_BEFORE; i++)
