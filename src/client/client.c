@@ -579,9 +579,10 @@ static int connect_until(const char *path, unsigned int ms)
 		    e != EAGAIN)
 			return -e;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 +
-			    (t.tv_nsec - t0.tv_nsec) / 1000000 >=
-		    (long)ms)
+		/* In ns: ms rounded from a negative ns part ends it early. */
+		if ((t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec -
+			    t0.tv_nsec >=
+		    (long long)ms * 1000000)
 			return -ETIMEDOUT;
 		/* The device is not back yet: its socket will come. */
 		nanosleep(&pause, NULL);
