@@ -70,13 +70,14 @@
 #include <unistd.h>
 
 #include "proto/negotiate.h"
+#include "proto/hot.h"
 
 #define DEF_XFER VFIO_USER_DEFAULT_MAX_DATA_XFER
 #define DEF_FDS 16u
 /* Room for any non-data reply (region info with caps, VERSION). */
 #define MIN_MSG (CL_MAX_REGION_INFO + 64)
 
-void cl_stat_add(uint64_t *counter, uint64_t n)
+HOT void cl_stat_add(uint64_t *counter, uint64_t n)
 {
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
@@ -126,20 +127,21 @@ static void serve_main(struct uvfio_client *c, bool read_socket)
 	}
 }
 
-void cl_lock(struct uvfio_client *c)
+HOT void cl_lock(struct uvfio_client *c)
 {
-	pthread_mutex_lock(&c->lock);
+	uvfio_lock(&c->lock);
 }
 
-void cl_unlock(struct uvfio_client *c)
+HOT void cl_unlock(struct uvfio_client *c)
 {
 	if (!c->has_twin && c->main.head != c->main.tail)
 		serve_main(c, false);
-	pthread_mutex_unlock(&c->lock);
+	uvfio_unlock(&c->lock);
 }
 
-static int wait_reply(struct uvfio_client *c, const struct vfio_user_header *h,
-		      unsigned int max_fds, struct uvfio_msg *rep)
+HOT static int wait_reply(struct uvfio_client *c,
+			  const struct vfio_user_header *h,
+			  unsigned int max_fds, struct uvfio_msg *rep)
 {
 	for (;;) {
 		int r = uvfio_chan_recv(&c->main, rep, true);
@@ -183,8 +185,8 @@ static int wait_reply(struct uvfio_client *c, const struct vfio_user_header *h,
 }
 
 /* Sends rq; *h is its header, for matching the reply. */
-static int cl_send(struct uvfio_client *c, const struct cl_req *rq,
-		   struct vfio_user_header *h)
+HOT static int cl_send(struct uvfio_client *c, const struct cl_req *rq,
+		       struct vfio_user_header *h)
 {
 	size_t len = CL_HDR;
 	int r;
@@ -218,8 +220,8 @@ static int cl_send(struct uvfio_client *c, const struct cl_req *rq,
 	return 0;
 }
 
-int cl_call(struct uvfio_client *c, const struct cl_req *rq,
-	    struct uvfio_msg *rep)
+HOT int cl_call(struct uvfio_client *c, const struct cl_req *rq,
+		struct uvfio_msg *rep)
 {
 	struct vfio_user_header h;
 	int r = cl_send(c, rq, &h);
@@ -270,8 +272,8 @@ int cl_call_into(struct uvfio_client *c, const struct cl_req *rq,
 	return 1;
 }
 
-int cl_simple(struct uvfio_client *c, uint16_t cmd, const void *req, size_t len,
-	      struct uvfio_msg *rep, uint32_t min_reply)
+HOT int cl_simple(struct uvfio_client *c, uint16_t cmd, const void *req,
+		  size_t len, struct uvfio_msg *rep, uint32_t min_reply)
 {
 	struct iovec iov = { (void *)req, len };
 	struct cl_req rq = { .cmd = cmd, .iov = &iov, .iovcnt = 1 };
@@ -457,7 +459,6 @@ static void destroy(struct uvfio_client *c)
 	pthread_rwlock_destroy(&c->dma_lock);
 	pthread_cond_destroy(&c->direct_done);
 	pthread_mutex_destroy(&c->direct_lock);
-	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -488,7 +489,7 @@ struct uvfio_client *uvfio_client_attach_fd(int fd,
 		errno = EINVAL;
 		return NULL;
 	}
-	pthread_mutex_init(&c->lock, NULL);
+	uvfio_lock_init(&c->lock);
 	pthread_mutex_init(&c->twin_lock, NULL);
 	pthread_rwlock_init(&c->dma_lock, NULL);
 	pthread_mutex_init(&c->direct_lock, NULL);

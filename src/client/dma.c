@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "proto/hot.h"
 
 #define PROT_ALL (UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE)
 
@@ -26,8 +27,8 @@ _Static_assert(UVFIO_DMA_PROT_READ == 1 && UVFIO_DMA_PROT_WRITE == 2,
 	       "prots[] is indexed by prot");
 
 /* The window holding all of [addr, addr + count), count > 0: *w, or 0. */
-static bool find(const struct uvfio_client *c, uint64_t addr, uint64_t count,
-		 struct cl_window *w)
+HOT static bool find(const struct uvfio_client *c, uint64_t addr,
+		     uint64_t count, struct cl_window *w)
 {
 	struct itree_hit h;
 
@@ -40,21 +41,22 @@ static bool find(const struct uvfio_client *c, uint64_t addr, uint64_t count,
 	return true;
 }
 
-static int insert(struct uvfio_client *c, const struct cl_window *nw,
-		  void *val)
+HOT static int insert(struct uvfio_client *c, const struct cl_window *nw,
+		      void *val)
 {
 	uint64_t last = nw->iova + nw->size - 1;
+	struct itree_path at;
 	int r;
 
-	r = itree_check(&c->win, nw->iova, last);
+	r = itree_check(&c->win, nw->iova, last, &at);
 	if (r < 0)
 		return r;
 	if (c->win.n >= c->caps.max_dma_maps)
 		return -ENOSPC;
 	/* -ENOMEM changes nothing. */
-	r = itree_insert(&c->win, nw->iova, last,
-			 val ? val : (void *)&prots[nw->prot],
-			 (uintptr_t)nw->vaddr);
+	r = itree_insert_at(&c->win, &at, nw->iova, last,
+			    val ? val : (void *)&prots[nw->prot],
+			    (uintptr_t)nw->vaddr);
 	itree_reclaim(&c->win);
 	return r;
 }
@@ -64,7 +66,7 @@ static int insert(struct uvfio_client *c, const struct cl_window *nw,
  * fail for memory: the reclaim after the last change left the tree the
  * spare node a removal takes.
  */
-static void withdraw(struct uvfio_client *c, uint64_t iova, uint64_t size)
+HOT static void withdraw(struct uvfio_client *c, uint64_t iova, uint64_t size)
 {
 	struct itree_hit h;
 
@@ -91,8 +93,8 @@ void cl_dma_fini(struct uvfio_client *c)
 }
 
 /* Sends one DMA_MAP and checks its reply; the caller holds c->lock. */
-int cl_dma_map_send(struct uvfio_client *c, uint64_t iova, uint64_t size,
-		    uint32_t prot, int fd, uint64_t offset)
+HOT int cl_dma_map_send(struct uvfio_client *c, uint64_t iova, uint64_t size,
+			uint32_t prot, int fd, uint64_t offset)
 {
 	struct vfio_user_dma_map m = {
 		.argsz = sizeof(m),
@@ -124,8 +126,9 @@ int cl_dma_map_send(struct uvfio_client *c, uint64_t iova, uint64_t size,
 	return r;
 }
 
-int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova, uint64_t size,
-			 uint32_t prot, void *vaddr, int fd, uint64_t offset)
+HOT int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova,
+			     uint64_t size, uint32_t prot, void *vaddr, int fd,
+			     uint64_t offset)
 {
 	struct cl_window w = { iova, size, vaddr, prot };
 	struct cl_kept_win *k = NULL;
@@ -158,8 +161,8 @@ out:
 }
 
 /* The reply may be empty or echo the request (the spec says it echoes). */
-static int check_unmap_reply(const struct uvfio_msg *rep,
-			     const struct vfio_user_dma_unmap *req)
+HOT static int check_unmap_reply(const struct uvfio_msg *rep,
+				 const struct vfio_user_dma_unmap *req)
 {
 	struct vfio_user_dma_unmap u;
 
@@ -173,8 +176,8 @@ static int check_unmap_reply(const struct uvfio_msg *rep,
 	return 0;
 }
 
-static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
-		 uint32_t flags)
+HOT static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
+		     uint32_t flags)
 {
 	struct vfio_user_dma_unmap u = {
 		.argsz = sizeof(u),
@@ -214,7 +217,8 @@ static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 	return r;
 }
 
-int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova, uint64_t size)
+HOT int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova,
+			       uint64_t size)
 {
 	struct cl_window w;
 	int r = -ENOENT;

@@ -13,6 +13,7 @@
 
 #include "proto/chan.h"
 #include "proto/itree.h"
+#include "proto/lock.h"
 
 struct cl_irqemu;
 
@@ -66,7 +67,7 @@ struct uvfio_client {
 	uint32_t xfer; /* data per REGION_READ/WRITE */
 
 	/* Held for a whole request; also guards everything below it. */
-	pthread_mutex_t lock;
+	struct uvfio_lock lock;
 	uint16_t next_id;
 	int broken; /* errno once the link is unusable */
 	bool have_info;

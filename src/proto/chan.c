@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "proto/hot.h"
 
 struct pending_fd {
 	uint64_t at;    /* stream offset of the byte the fd arrived with */
@@ -20,17 +21,17 @@ struct pending_fd {
  * The socket calls of the hot path, without libc's cancellation-point
  * bookkeeping: the library never relies on thread cancellation.
  */
-static ssize_t sys_recv(int fd, void *buf, size_t len, int flags)
+HOT static ssize_t sys_recv(int fd, void *buf, size_t len, int flags)
 {
 	return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
 }
 
-static ssize_t sys_recvmsg(int fd, struct msghdr *mh, int flags)
+HOT static ssize_t sys_recvmsg(int fd, struct msghdr *mh, int flags)
 {
 	return syscall(SYS_recvmsg, fd, mh, flags);
 }
 
-static ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
+HOT static ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
 {
 	return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
 }
@@ -66,7 +67,7 @@ void uvfio_chan_fini(struct uvfio_chan *ch)
 	ch->fd = -1;
 }
 
-void uvfio_msg_release(struct uvfio_msg *msg)
+HOT void uvfio_msg_release(struct uvfio_msg *msg)
 {
 	if (!msg->nfds && !msg->heap)
 		return;
@@ -91,7 +92,7 @@ int uvfio_msg_detach(struct uvfio_msg *msg)
 	return 0;
 }
 
-static int push_fd(struct uvfio_chan *ch, uint64_t at, int fd)
+HOT static int push_fd(struct uvfio_chan *ch, uint64_t at, int fd)
 {
 	if (ch->npfd == ch->cap_pfd) {
 		unsigned int n = ch->cap_pfd ? ch->cap_pfd * 2 : 8;
@@ -110,8 +111,8 @@ static int push_fd(struct uvfio_chan *ch, uint64_t at, int fd)
 }
 
 /* Hands the fds that arrived inside [start, end) to msg. */
-static void claim_fds(struct uvfio_chan *ch, uint64_t start, uint64_t end,
-		      struct uvfio_msg *msg)
+HOT static void claim_fds(struct uvfio_chan *ch, uint64_t start, uint64_t end,
+			  struct uvfio_msg *msg)
 {
 	unsigned int keep = 0;
 
@@ -150,7 +151,7 @@ static void compact(struct uvfio_chan *ch)
 	ch->head = 0;
 }
 
-static int fill(struct uvfio_chan *ch, bool block)
+HOT static int fill(struct uvfio_chan *ch, bool block)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];
@@ -225,7 +226,7 @@ static void drop_skip(struct uvfio_chan *ch)
 	}
 }
 
-int uvfio_chan_next_buffered(struct uvfio_chan *ch, struct uvfio_msg *msg)
+HOT int uvfio_chan_next_buffered(struct uvfio_chan *ch, struct uvfio_msg *msg)
 {
 	struct vfio_user_header h;
 
@@ -274,7 +275,8 @@ int uvfio_chan_next_buffered(struct uvfio_chan *ch, struct uvfio_msg *msg)
 	return 1;
 }
 
-int uvfio_chan_recv(struct uvfio_chan *ch, struct uvfio_msg *msg, bool block)
+HOT int uvfio_chan_recv(struct uvfio_chan *ch, struct uvfio_msg *msg,
+			bool block)
 {
 	for (;;) {
 		int r = uvfio_chan_next_buffered(ch, msg);
@@ -447,8 +449,9 @@ int uvfio_chan_take(struct uvfio_chan *ch, size_t at, void *dst, size_t len)
  */
 #define SMALL_MSG 256
 
-static int send_small(struct uvfio_chan *ch, const struct vfio_user_header *h,
-		      const struct iovec *iov, int iovcnt)
+HOT static int send_small(struct uvfio_chan *ch,
+			  const struct vfio_user_header *h,
+			  const struct iovec *iov, int iovcnt)
 {
 	uint8_t b[SMALL_MSG];
 	size_t n = HDR;
@@ -474,9 +477,10 @@ static int send_small(struct uvfio_chan *ch, const struct vfio_user_header *h,
 	return 0;
 }
 
-int uvfio_chan_sendv(struct uvfio_chan *ch, const struct vfio_user_header *h,
-		     const struct iovec *iov, int iovcnt, const int *fds,
-		     unsigned int nfds)
+HOT int uvfio_chan_sendv(struct uvfio_chan *ch,
+			 const struct vfio_user_header *h,
+			 const struct iovec *iov, int iovcnt, const int *fds,
+			 unsigned int nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];

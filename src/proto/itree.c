@@ -18,11 +18,12 @@
 #include <string.h>
 
 #include "itree.h"
+#include "proto/hot.h"
 
 #define F ITREE_FANOUT
 _Static_assert(F == 16, "slot() searches 16 keys");
 /* Depth grows only by splits of full nodes: 8^15 inserts at least. */
-#define MAX_DEPTH 16
+#define MAX_DEPTH ITREE_MAX_DEPTH
 /* Above dma.c's reclaim batch, so a steady map/unmap loop never allocates. */
 #define POOL_MAX 320
 
@@ -42,8 +43,8 @@ struct itree_node {
 	struct itree_node *next; /* retired list, spare pool */
 } __attribute__((aligned(64)));
 
-static struct itree_node *child_load(const struct itree_node *nd,
-				     unsigned int i)
+HOT static struct itree_node *child_load(const struct itree_node *nd,
+					 unsigned int i)
 {
 	return __atomic_load_n(&nd->child[i], __ATOMIC_ACQUIRE);
 }
@@ -68,7 +69,7 @@ void itree_init(struct itree *t)
 	atomic_init(&t->root, NULL);
 }
 
-int itree_find(const struct itree *t, uint64_t addr, struct itree_hit *hit)
+HOT int itree_find(const struct itree *t, uint64_t addr, struct itree_hit *hit)
 {
 	const struct itree_node *nd =
 		atomic_load_explicit(&t->root, memory_order_acquire);
@@ -94,7 +95,7 @@ int itree_find(const struct itree *t, uint64_t addr, struct itree_hit *hit)
  * A change takes its nodes from the spare pool, filled before it begins,
  * so it cannot fail half-way.
  */
-static int pool_fill(struct itree *t, size_t need)
+HOT static int pool_fill(struct itree *t, size_t need)
 {
 	while (t->npool < need) {
 		struct itree_node *nd = aligned_alloc(64, sizeof(*nd));
@@ -108,7 +109,7 @@ static int pool_fill(struct itree *t, size_t need)
 	return 0;
 }
 
-static struct itree_node *node_take(struct itree *t)
+HOT static struct itree_node *node_take(struct itree *t)
 {
 	struct itree_node *nd = t->pool;
 
@@ -117,7 +118,7 @@ static struct itree_node *node_take(struct itree *t)
 	return nd;
 }
 
-static void node_retire(struct itree *t, struct itree_node *nd)
+HOT static void node_retire(struct itree *t, struct itree_node *nd)
 {
 	nd->next = t->retired;
 	t->retired = nd;
@@ -128,7 +129,7 @@ static void node_retire(struct itree *t, struct itree_node *nd)
  * Only the keys need filling: slot() reads unused ones (UINT64_MAX sorts
  * past every address), everything else is read below n only.
  */
-static struct itree_node *node_new(struct itree *t, bool leaf)
+HOT static struct itree_node *node_new(struct itree *t, bool leaf)
 {
 	struct itree_node *nd = node_take(t);
 
@@ -139,8 +140,9 @@ static struct itree_node *node_new(struct itree *t, bool leaf)
 }
 
 /* Appends cnt entries of src from i to dst. */
-static void put_entries(struct itree_node *dst, const struct itree_node *src,
-			unsigned int i, unsigned int cnt)
+HOT static void put_entries(struct itree_node *dst,
+			    const struct itree_node *src, unsigned int i,
+			    unsigned int cnt)
 {
 	unsigned int j = dst->n;
 
@@ -172,7 +174,7 @@ struct entry {
 	struct itree_node *child;
 };
 
-static void put_new(struct itree_node *dst, const struct entry *e)
+HOT static void put_new(struct itree_node *dst, const struct entry *e)
 {
 	unsigned int j = dst->n++;
 
@@ -190,9 +192,9 @@ static void put_new(struct itree_node *dst, const struct entry *e)
  * Appends entries [from, to) of the sequence src with e inserted after
  * entry pos (pos -1: first, e NULL: none).
  */
-static void put_seq(struct itree_node *dst, const struct itree_node *src,
-		    int pos, const struct entry *e, unsigned int from,
-		    unsigned int to)
+HOT static void put_seq(struct itree_node *dst, const struct itree_node *src,
+			int pos, const struct entry *e, unsigned int from,
+			unsigned int to)
 {
 	unsigned int at = e ? (unsigned int)(pos + 1) : ~0u; /* e's index */
 
@@ -215,10 +217,11 @@ static void put_seq(struct itree_node *dst, const struct itree_node *src,
  * inserted after it (when e), in one node or split in two: *right is the
  * second half or NULL.  pos == -1 with e: e goes first.
  */
-static struct itree_node *rebuild(struct itree *t, const struct itree_node *src,
-				  int pos, const struct itree_node *rep,
-				  uint64_t rep_key, const struct entry *e,
-				  struct itree_node **right)
+HOT static struct itree_node *rebuild(struct itree *t,
+				      const struct itree_node *src, int pos,
+				      const struct itree_node *rep,
+				      uint64_t rep_key, const struct entry *e,
+				      struct itree_node **right)
 {
 	unsigned int n = src->n + (e ? 1 : 0), half;
 	struct itree_node *a, *b;
@@ -247,13 +250,8 @@ static struct itree_node *rebuild(struct itree *t, const struct itree_node *src,
 
 /* Changes */
 
-struct path {
-	struct itree_node *nd[MAX_DEPTH];
-	unsigned int idx[MAX_DEPTH]; /* entry taken at each level */
-	unsigned int depth; /* nd[depth - 1] is the leaf */
-};
-
-static void descend(const struct itree *t, uint64_t addr, struct path *p)
+HOT static void descend(const struct itree *t, uint64_t addr,
+			struct itree_path *p)
 {
 	struct itree_node *nd =
 		atomic_load_explicit(&t->root, memory_order_relaxed);
@@ -271,7 +269,7 @@ static void descend(const struct itree *t, uint64_t addr, struct path *p)
 	}
 }
 
-static uint64_t first_start(const struct itree_node *nd)
+HOT static uint64_t first_start(const struct itree_node *nd)
 {
 	while (!nd->leaf)
 		nd = nd->child[0];
@@ -279,8 +277,8 @@ static uint64_t first_start(const struct itree_node *nd)
 }
 
 /* Puts nd where path node lvl was: in its parent, or as the root. */
-static void publish(struct itree *t, const struct path *p, unsigned int lvl,
-		    struct itree_node *nd)
+HOT static void publish(struct itree *t, const struct itree_path *p,
+			unsigned int lvl, struct itree_node *nd)
 {
 	if (!lvl)
 		atomic_store_explicit(&t->root, nd, memory_order_release);
@@ -294,7 +292,7 @@ static void publish(struct itree *t, const struct path *p, unsigned int lvl,
  * range ending at last placed last in the path's leaf: -1 when none
  * must, -2 when a range behind that boundary overlaps.
  */
-static int boundary_after(const struct path *p, uint64_t last)
+HOT static int boundary_after(const struct itree_path *p, uint64_t last)
 {
 	for (int lvl = (int)p->depth - 2; lvl >= 0; lvl--) {
 		const struct itree_node *a = p->nd[lvl];
@@ -314,7 +312,8 @@ static int boundary_after(const struct path *p, uint64_t last)
  * for start: 0, or -EEXIST.  *raise: the level whose boundary after the
  * path must rise above last, or -1.
  */
-static int fits(const struct path *p, uint64_t start, uint64_t last, int *raise)
+HOT static int fits(const struct itree_path *p, uint64_t start, uint64_t last,
+		    int *raise)
 {
 	const struct itree_node *leaf = p->nd[p->depth - 1];
 	unsigned int i = p->idx[p->depth - 1];
@@ -336,49 +335,55 @@ static int fits(const struct path *p, uint64_t start, uint64_t last, int *raise)
 	return 0;
 }
 
-int itree_check(const struct itree *t, uint64_t start, uint64_t last)
+HOT int itree_check(const struct itree *t, uint64_t start, uint64_t last,
+		    struct itree_path *p)
 {
-	struct path p;
-	int raise;
+	struct itree_path own;
 
 	if (last < start)
 		return -EINVAL;
-	descend(t, start, &p);
-	return p.depth ? fits(&p, start, last, &raise) : 0;
+	if (!p)
+		p = &own;
+	descend(t, start, p);
+	p->raise = -1;
+	return p->depth ? fits(p, start, last, &p->raise) : 0;
 }
 
-int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
-		 uintptr_t data)
+HOT int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
+		     uintptr_t data)
+{
+	struct itree_path p;
+	int err = itree_check(t, start, last, &p);
+
+	return err ? err : itree_insert_at(t, &p, start, last, val, data);
+}
+
+HOT int itree_insert_at(struct itree *t, const struct itree_path *p,
+			uint64_t start, uint64_t last, void *val,
+			uintptr_t data)
 {
 	const struct entry e = { start, last, val, data, NULL };
 	struct itree_node *leaf, *nd, *right;
-	struct path p;
-	int raise, lvl, err;
+	int raise = p->raise, lvl;
 	unsigned int i;
 
-	if (last < start)
-		return -EINVAL;
-	descend(t, start, &p);
-	err = p.depth ? fits(&p, start, last, &raise) : 0;
-	if (err)
-		return err;
 	/* Two nodes a level and a root, with one left for a removal. */
-	if (pool_fill(t, 2 * p.depth + 2))
+	if (pool_fill(t, 2 * p->depth + 2))
 		return -ENOMEM;
-	if (!p.depth) {
+	if (!p->depth) {
 		nd = node_new(t, true);
 		put_new(nd, &e);
 		atomic_store_explicit(&t->root, nd, memory_order_release);
 		t->n++;
 		return 0;
 	}
-	leaf = p.nd[p.depth - 1];
-	i = p.idx[p.depth - 1];
+	leaf = p->nd[p->depth - 1];
+	i = p->idx[p->depth - 1];
 	nd = rebuild(t, leaf, leaf->key[i] <= start ? (int)i : -1, NULL, 0, &e,
 		     &right);
-	for (lvl = (int)p.depth - 1; lvl > 0; lvl--) {
-		struct itree_node *parent = p.nd[lvl - 1];
-		unsigned int j = p.idx[lvl - 1];
+	for (lvl = (int)p->depth - 1; lvl > 0; lvl--) {
+		struct itree_node *parent = p->nd[lvl - 1];
+		unsigned int j = p->idx[lvl - 1];
 		struct entry up = { 0 };
 		struct itree_node *np, *nright;
 
@@ -400,7 +405,7 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 				nright->key[k - np->n] = last + 1;
 			raise = -1;
 		}
-		node_retire(t, p.nd[lvl]);
+		node_retire(t, p->nd[lvl]);
 		nd = np;
 		right = nright;
 	}
@@ -414,17 +419,17 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 		put_new(root, &b);
 		nd = root;
 	}
-	publish(t, &p, (unsigned int)lvl, nd);
-	node_retire(t, p.nd[lvl]);
+	publish(t, p, (unsigned int)lvl, nd);
+	node_retire(t, p->nd[lvl]);
 	t->n++;
 	return 0;
 }
 
-int itree_remove(struct itree *t, uint64_t start, uint64_t last,
-		 struct itree_hit *hit)
+HOT int itree_remove(struct itree *t, uint64_t start, uint64_t last,
+		     struct itree_hit *hit)
 {
 	struct itree_node *leaf, *nd = NULL, *root, *unused;
-	struct path p;
+	struct itree_path p;
 	unsigned int i;
 	int lvl;
 
@@ -517,7 +522,7 @@ int itree_walk(const struct itree *t,
 	return root ? walk(root, fn, arg) : 0;
 }
 
-void itree_reclaim(struct itree *t)
+HOT void itree_reclaim(struct itree *t)
 {
 	while (t->retired) {
 		struct itree_node *nd = t->retired;

@@ -59,8 +59,26 @@ int itree_find(const struct itree *t, uint64_t addr, struct itree_hit *hit);
 int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 		 uintptr_t data);
 
-/* 0 when [start, last] would insert, else -EEXIST or -EINVAL. */
-int itree_check(const struct itree *t, uint64_t start, uint64_t last);
+/* Where a range goes: itree_check() finds it, itree_insert_at() uses it. */
+#define ITREE_MAX_DEPTH 16
+struct itree_path {
+	struct itree_node *nd[ITREE_MAX_DEPTH];
+	unsigned int idx[ITREE_MAX_DEPTH]; /* entry taken at each level */
+	unsigned int depth; /* nd[depth - 1] is the leaf */
+	int raise; /* the level whose boundary must rise, or -1 */
+};
+
+/*
+ * 0 when [start, last] would insert, else -EEXIST or -EINVAL.  On 0, *p
+ * (if given) is where it goes, for an itree_insert_at() before any other
+ * change of the tree.
+ */
+int itree_check(const struct itree *t, uint64_t start, uint64_t last,
+		struct itree_path *p);
+
+/* itree_insert() at the place itree_check() found: 0 or -ENOMEM. */
+int itree_insert_at(struct itree *t, const struct itree_path *p, uint64_t start,
+		    uint64_t last, void *val, uintptr_t data);
 
 /*
  * Removes the range starting at start and ending at last: 0 and *hit

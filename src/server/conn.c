@@ -17,6 +17,7 @@
 #include "dirty.h"
 #include "priv.h"
 #include "proto/negotiate.h"
+#include "proto/hot.h"
 
 static int epoll_set(struct uvfio_dev *dev, int op, int fd)
 {
@@ -124,9 +125,9 @@ void conn_drop(struct uvfio_dev *dev)
 	shutdown(dev->chan.fd, SHUT_RDWR);
 	s2c_close(dev);
 	stop_fd_set(dev, &dev->stop_conn_fd, -1);
-	pthread_mutex_lock(&dev->send_lock);
+	uvfio_lock(&dev->send_lock);
 	uvfio_chan_fini(&dev->chan);
-	pthread_mutex_unlock(&dev->send_lock);
+	uvfio_unlock(&dev->send_lock);
 	dma_unmap_all(&dev->dma);
 	irq_release_all(dev);
 	/* Migration and dirty logging belong to the client that left. */
@@ -230,7 +231,7 @@ int handle_version(struct uvfio_dev *dev, struct uvfio_msg *msg)
 }
 
 /* Handles one message; on a broken stream the client is dropped. */
-static int serve_one(struct uvfio_dev *dev, bool block)
+HOT static int serve_one(struct uvfio_dev *dev, bool block)
 {
 	struct uvfio_msg msg;
 	int r;
@@ -306,7 +307,7 @@ static int wait_client(struct uvfio_dev *dev)
 	return accept_one(dev);
 }
 
-int uvfio_dev_run(struct uvfio_dev *dev, bool once)
+HOT int uvfio_dev_run(struct uvfio_dev *dev, bool once)
 {
 	bool served = false;
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "priv.h"
+#include "proto/hot.h"
 
 typedef int (*handler_fn)(struct uvfio_dev *dev, struct uvfio_msg *msg);
 
@@ -63,7 +64,7 @@ static const handler_fn handlers[VFIO_USER_MAX_COMMAND] = {
 };
 
 /* How many fds a command may carry; handlers check the exact number. */
-static unsigned int fds_allowed(struct uvfio_dev *dev, uint16_t cmd)
+HOT static unsigned int fds_allowed(struct uvfio_dev *dev, uint16_t cmd)
 {
 	switch (cmd) {
 	case VFIO_USER_DMA_MAP:
@@ -75,7 +76,7 @@ static unsigned int fds_allowed(struct uvfio_dev *dev, uint16_t cmd)
 	}
 }
 
-static int check(struct uvfio_dev *dev, struct uvfio_msg *msg)
+HOT static int check(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	const struct vfio_user_header *h = &msg->hdr;
 
@@ -108,7 +109,7 @@ static int check(struct uvfio_dev *dev, struct uvfio_msg *msg)
  * A handler returns a negative errno (the reply is that error), 0 (the
  * reply is the header alone), or > 0 when it sent its reply itself.
  */
-int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg)
+HOT int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	int r;
 
@@ -138,8 +139,8 @@ int dispatch(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	return r == -EPIPE || r == -ECONNRESET ? r : 0;
 }
 
-int reply(struct uvfio_dev *dev, const struct vfio_user_header *req,
-	  const void *p, size_t n, const int *fds, unsigned int nfds)
+HOT int reply(struct uvfio_dev *dev, const struct vfio_user_header *req,
+	      const void *p, size_t n, const int *fds, unsigned int nfds)
 {
 	if (req->flags & VFIO_USER_F_NO_REPLY)
 		return 0;
@@ -156,8 +157,8 @@ int reply(struct uvfio_dev *dev, const struct vfio_user_header *req,
 	return dev_send(dev, &h, &iov, 1, fds, nfds);
 }
 
-int reply_err(struct uvfio_dev *dev, const struct vfio_user_header *req,
-	      int err)
+HOT int reply_err(struct uvfio_dev *dev, const struct vfio_user_header *req,
+		  int err)
 {
 	struct vfio_user_header h = {
 		.msg_id = req->msg_id,

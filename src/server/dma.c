@@ -24,18 +24,21 @@
 #include "dirty.h"
 #include "dma_ref.h"
 #include "priv.h"
+#include "proto/hot.h"
 
 /* The tree's value: the window, its UVFIO_DMA_* rights in the low bits. */
 #define VAL_PROT ((uintptr_t)3)
 /* Nodes a map may leave retired before a grace period frees them. */
 #define RETIRED_MAX 256
+/* Freed windows kept for the next maps. */
+#define WINDOW_SPARE_MAX 64
 #define RADIX_RIGHTS_OK (UVFIO_DMA_READ == DMA_RADIX_R && \
 			 UVFIO_DMA_WRITE == DMA_RADIX_W)
 _Static_assert(RADIX_RIGHTS_OK, "radix entries hold the rights as they are");
 
 static atomic_uint_fast64_t gen_source;
 
-static uint64_t new_gen(void)
+HOT static uint64_t new_gen(void)
 {
 	return atomic_fetch_add(&gen_source, 1) + 1;
 }
@@ -60,8 +63,7 @@ int dma_init(struct dma_table *t, uint32_t max, uint64_t limit)
 	atomic_init(&t->gen, new_gen());
 	t->max = max;
 	t->limit = limit;
-	if (pthread_mutex_init(&t->lock, NULL))
-		return -ENOMEM;
+	uvfio_lock_init(&t->lock);
 	return 0;
 }
 
@@ -71,7 +73,13 @@ void dma_fini(struct dma_table *t)
 	itree_destroy(&t->tree, NULL);
 	dma_radix_destroy(&t->radix);
 	dma_files_fini(t);
-	pthread_mutex_destroy(&t->lock);
+	while (t->spare) {
+		struct dma_window *w = t->spare;
+
+		t->spare = w->next;
+		free(w);
+	}
+	t->nspare = 0;
 }
 
 struct busy_arg {
@@ -79,7 +87,7 @@ struct busy_arg {
 	struct dma_window *w;
 };
 
-static bool window_busy(void *arg)
+HOT static bool window_busy(void *arg)
 {
 	const struct busy_arg *b = arg;
 	uint64_t range[2] = { b->w->iova, b->w->iova + b->w->size - 1 };
@@ -91,7 +99,7 @@ static bool window_busy(void *arg)
  * w is out of the tables (and its removal published): once every thread
  * that could have found it lets go, it and its memory go.
  */
-static void window_free(struct dma_table *t, struct dma_window *w)
+HOT static void window_free(struct dma_table *t, struct dma_window *w)
 {
 	struct busy_arg b = { t, w };
 
@@ -99,22 +107,39 @@ static void window_free(struct dma_table *t, struct dma_window *w)
 		dma_ref_sleep(window_busy, &b, 10);
 	if (w->map)
 		dma_file_unmap(t, w->map);
-	free(w);
+	if (t->nspare < WINDOW_SPARE_MAX) {
+		w->next = t->spare;
+		t->spare = w;
+		t->nspare++;
+	} else {
+		free(w);
+	}
 }
 
-static void unlink_window(struct dma_table *t, struct dma_window *w)
+/* A zeroed window: a spare one (a vIOMMU maps one per I/O), or new. */
+HOT static struct dma_window *window_new(struct dma_table *t)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		t->all = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	struct dma_window *w = t->spare;
+
+	if (!w)
+		return calloc(1, sizeof(*w));
+	t->spare = w->next;
+	t->nspare--;
+	memset(w, 0, sizeof(*w));
+	return w;
+}
+
+/* Back to the spares: w was never published. */
+HOT static void window_unused(struct dma_table *t, struct dma_window *w)
+{
+	w->next = t->spare;
+	t->spare = w;
+	t->nspare++;
 }
 
 /* Enters w in the radix table: 0, or an error and w is in the tree alone. */
-static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
-			   const struct dma_window *w)
+HOT static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
+			       const struct dma_window *w)
 {
 	int err = dma_radix_map(&t->radix, w->iova, w->size,
 				(uint64_t)(uintptr_t)w->vaddr, w->prot);
@@ -129,11 +154,12 @@ static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
 	return err;
 }
 
-int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
+HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct dma_table *t = &dev->dma;
 	struct vfio_user_dma_map m;
 	struct dma_window *w;
+	struct itree_path at;
 	uint64_t pg = dev->caps.pgsizes & -dev->caps.pgsizes;
 	int prot = 0, err, fd = msg->nfds ? msg->fds[0] : -1;
 	bool took = false, flush = false;
@@ -151,9 +177,9 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		prot |= PROT_READ;
 	if (m.flags & VFIO_USER_F_DMA_REGION_WRITE)
 		prot |= PROT_WRITE;
-	pthread_mutex_lock(&t->lock);
+	uvfio_lock(&t->lock);
 	/* Checks come first so that a failed map changes nothing. */
-	err = itree_check(&t->tree, m.addr, m.addr + m.size - 1);
+	err = itree_check(&t->tree, m.addr, m.addr + m.size - 1, &at);
 	if (err)
 		goto out;
 	if (t->tree.n >= t->max) {
@@ -175,7 +201,7 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		goto out;
 	}
 	err = -ENOMEM;
-	w = calloc(1, sizeof(*w));
+	w = window_new(t);
 	if (!w)
 		goto out;
 	w->iova = m.addr;
@@ -189,30 +215,26 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 				   prot ? prot : PROT_NONE, &w->map, &w->vaddr,
 				   &took);
 		if (err) {
-			free(w);
+			window_unused(t, w);
 			goto out;
 		}
 	}
-	err = itree_insert(&t->tree, m.addr, m.addr + m.size - 1,
-			   (void *)((uintptr_t)w | w->prot),
-			   (uintptr_t)w->vaddr);
+	err = itree_insert_at(&t->tree, &at, m.addr, m.addr + m.size - 1,
+			      (void *)((uintptr_t)w | w->prot),
+			      (uintptr_t)w->vaddr);
 	if (err) {
 		if (w->map) {
 			if (took)
 				msg->fds[0] = -1; /* the table closes it */
 			dma_file_unmap(t, w->map);
 		}
-		free(w);
+		window_unused(t, w);
 		goto out;
 	}
 	w->in_radix = !window_to_radix(dev, t, w);
 	if (!w->in_radix)
 		atomic_fetch_add_explicit(&t->nfallback, 1,
 					  memory_order_release);
-	w->next = t->all;
-	if (t->all)
-		t->all->prev = w;
-	t->all = w;
 	atomic_store(&t->n, (uint32_t)t->tree.n);
 	if (w->vaddr)
 		atomic_fetch_add(&t->bytes, w->size);
@@ -229,28 +251,46 @@ int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	} else if (took) {
 		msg->fds[0] = -1;
 	}
-	pthread_mutex_unlock(&t->lock);
+	uvfio_unlock(&t->lock);
 	if (!flush)
 		return 0;
 	err = reply(dev, &msg->hdr, NULL, 0, NULL, 0);
-	pthread_mutex_lock(&t->lock);
+	uvfio_lock(&t->lock);
 	dma_file_close_deferred(t);
-	pthread_mutex_unlock(&t->lock);
+	uvfio_unlock(&t->lock);
 	return err ?: 1;
 out:
-	pthread_mutex_unlock(&t->lock);
+	uvfio_unlock(&t->lock);
 	return err;
+}
+
+struct take_arg {
+	struct dma_table *t;
+	struct dma_window *list;
+};
+
+/* Takes a window out of the radix table, onto the list to free. */
+static int take_out(const struct itree_hit *hit, void *arg)
+{
+	struct take_arg *a = arg;
+	struct dma_window *w =
+		(struct dma_window *)((uintptr_t)hit->val & ~VAL_PROT);
+
+	if (w->in_radix)
+		dma_radix_unmap(&a->t->radix, w->iova, w->size);
+	w->next = a->list;
+	a->list = w;
+	return 0;
 }
 
 void dma_unmap_all(struct dma_table *t)
 {
+	struct take_arg a = { t, NULL };
 	struct dma_window *w;
 
-	pthread_mutex_lock(&t->lock);
+	uvfio_lock(&t->lock);
+	itree_walk(&t->tree, take_out, &a);
 	itree_clear(&t->tree);
-	for (w = t->all; w; w = w->next)
-		if (w->in_radix)
-			dma_radix_unmap(&t->radix, w->iova, w->size);
 	atomic_store(&t->nfallback, 0);
 	atomic_store(&t->gen, new_gen());
 	atomic_store(&t->n, 0);
@@ -258,16 +298,16 @@ void dma_unmap_all(struct dma_table *t)
 	dma_ref_wait_begin();
 	itree_reclaim(&t->tree);
 	dma_radix_reclaim(&t->radix);
-	while ((w = t->all)) {
-		unlink_window(t, w);
+	while ((w = a.list)) {
+		a.list = w->next;
 		window_free(t, w);
 	}
 	dma_ref_wait_end();
 	dma_file_close_deferred(t);
-	pthread_mutex_unlock(&t->lock);
+	uvfio_unlock(&t->lock);
 }
 
-int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
+HOT int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 {
 	struct dma_table *t = &dev->dma;
 	struct vfio_user_dma_unmap u;
@@ -291,9 +331,9 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		return -EINVAL;
 	if (!u.size || u.addr + u.size - 1 < u.addr)
 		return -ENOENT;
-	pthread_mutex_lock(&t->lock);
+	uvfio_lock(&t->lock);
 	if (itree_remove(&t->tree, u.addr, u.addr + u.size - 1, &hit)) {
-		pthread_mutex_unlock(&t->lock);
+		uvfio_unlock(&t->lock);
 		return -ENOENT;
 	}
 	w = (struct dma_window *)((uintptr_t)hit.val & ~VAL_PROT);
@@ -305,14 +345,13 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	atomic_store(&t->n, (uint32_t)t->tree.n);
 	if (w->vaddr)
 		atomic_fetch_sub(&t->bytes, w->size);
-	unlink_window(t, w);
 	/* The spec: every reference is gone before the reply. */
 	dma_ref_wait_begin();
 	itree_reclaim(&t->tree);
 	dma_radix_reclaim(&t->radix);
 	window_free(t, w);
 	dma_ref_wait_end();
-	pthread_mutex_unlock(&t->lock);
+	uvfio_unlock(&t->lock);
 	return reply(dev, &msg->hdr, &u, sizeof(u), NULL, 0) ?: 1;
 }
 
@@ -322,8 +361,8 @@ int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
  * goes on (DMA_RADIX_C) — one window is contiguous in host memory.
  * The last IOVA of the run, or 0 when the access leaves the window.
  */
-static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
-			  uint64_t end, uint64_t e, unsigned int sh)
+HOT static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
+			      uint64_t end, uint64_t e, unsigned int sh)
 {
 	uint64_t last = iova | (((uint64_t)1 << sh) - 1);
 
@@ -344,8 +383,8 @@ static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
  * entries, or a window only the tree holds, remembered in the thread's
  * hint (the tree is slow).
  */
-static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
-		      uint8_t **ptr)
+HOT static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
+			  uint8_t **ptr)
 {
 	if ((rights & access) != access)
 		return -EACCES;
@@ -355,7 +394,7 @@ static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
 	return 0;
 }
 
-static __attribute__((noinline)) int
+HOT static __attribute__((noinline)) int
 lookup_slow(const struct dma_table *t, uint64_t iova, uint64_t end,
 	    uint32_t access, uint8_t **ptr)
 {
@@ -414,8 +453,8 @@ static inline int lookup(const struct dma_table *t, uint64_t iova, size_t len,
 }
 
 /* The window holding iova, in a lookup section; NULL: an unmap took it. */
-static struct dma_window *window_at(const struct dma_table *t, uint64_t iova,
-				    struct itree_hit *hit)
+HOT static struct dma_window *window_at(const struct dma_table *t,
+					uint64_t iova, struct itree_hit *hit)
 {
 	if (!itree_find(&t->tree, iova, hit))
 		return NULL;
@@ -473,7 +512,7 @@ window_get(struct uvfio_dev *dev, uint64_t iova, size_t len, uint32_t access,
 	return 0;
 }
 
-static void window_put(struct uvfio_dev *dev, uintptr_t handle)
+HOT static void window_put(struct uvfio_dev *dev, uintptr_t handle)
 {
 	struct dma_window *w;
 
@@ -493,8 +532,8 @@ static void window_put(struct uvfio_dev *dev, uintptr_t handle)
  * write reference marks its range dirty at get and again at put, so a
  * write made between the two survives a REPORT made between them.
  */
-int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
-		  uint32_t access, struct uvfio_dma_ref *ref)
+HOT int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
+		      uint32_t access, struct uvfio_dma_ref *ref)
 {
 	uintptr_t handle;
 	uint8_t *ptr;
@@ -520,8 +559,8 @@ int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
  * The put of a write reference while dirty logging is on marks what the
  * device wrote: the window is found again (the reference keeps it).
  */
-static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
-		      const struct uvfio_dma_ref *ref)
+HOT static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
+			  const struct uvfio_dma_ref *ref)
 {
 	uint64_t v;
 	struct dma_slot *s = dma_section_enter(&v);
@@ -557,7 +596,7 @@ static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
 		dirty_mark(dev, iova, size);
 }
 
-void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
+HOT void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 {
 	uintptr_t handle = (uintptr_t)ref->window;
 
@@ -571,8 +610,8 @@ void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 	window_put(dev, handle);
 }
 
-int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
-	     bool wr)
+HOT int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
+		 bool wr)
 {
 	uintptr_t handle;
 	uint8_t *p;

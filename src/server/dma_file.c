@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "priv.h"
+#include "proto/hot.h"
 
 /* fds left free for everything else when a DMA file is kept. */
 #define FD_RESERVE 32
@@ -48,7 +49,7 @@ struct dma_map {
 	uint32_t windows;
 };
 
-static size_t bucket(const struct dma_files *f, dev_t d, ino_t i)
+HOT static size_t bucket(const struct dma_files *f, dev_t d, ino_t i)
 {
 	uint64_t h = ((uint64_t)d * 0x9e3779b97f4a7c15ull) ^ (uint64_t)i;
 
@@ -163,8 +164,8 @@ static int file_new(struct uvfio_dev *dev, int fd, const struct stat *st,
 	return 0;
 }
 
-static struct dma_map *map_find(struct dma_file *f, uint64_t offset,
-				uint64_t size, int prot)
+HOT static struct dma_map *map_find(struct dma_file *f, uint64_t offset,
+				    uint64_t size, int prot)
 {
 	for (struct dma_map *m = f->maps; m; m = m->next)
 		if (m->prot == prot && offset >= m->off &&
@@ -224,9 +225,9 @@ static int map_new(struct uvfio_dev *dev, struct dma_table *t,
 	return 0;
 }
 
-int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
-		 uint64_t offset, uint64_t size, int prot, struct dma_map **mp,
-		 void **vaddr, bool *took_fd)
+HOT int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
+		     uint64_t offset, uint64_t size, int prot,
+		     struct dma_map **mp, void **vaddr, bool *took_fd)
 {
 	struct dma_files *fs = &t->files;
 	struct dma_file *f = NULL, *nf = NULL;
@@ -281,7 +282,7 @@ int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
 	return 0;
 }
 
-bool dma_file_defer_close(struct dma_table *t, int fd)
+HOT bool dma_file_defer_close(struct dma_table *t, int fd)
 {
 	t->defer_fd[t->ndefer++] = fd;
 	return t->ndefer == DMA_DEFER_FDS;
@@ -326,7 +327,7 @@ void dma_file_close_deferred(struct dma_table *t)
 	t->ndefer = 0;
 }
 
-static void file_drop(struct dma_table *t, struct dma_file *f)
+HOT static void file_drop(struct dma_table *t, struct dma_file *f)
 {
 	struct dma_files *fs = &t->files;
 
@@ -342,7 +343,7 @@ static void file_drop(struct dma_table *t, struct dma_file *f)
 	dma_file_close_deferred(t);
 }
 
-void dma_file_unmap(struct dma_table *t, struct dma_map *m)
+HOT void dma_file_unmap(struct dma_table *t, struct dma_map *m)
 {
 	struct dma_file *f = m->file;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dma_radix.h"
+#include "proto/hot.h"
 
 #define ROOT_SHIFT 39
 #define PAGE ((uint64_t)1 << DMA_RADIX_PAGE_SHIFT)
@@ -29,14 +30,14 @@ void dma_radix_init(struct dma_radix *r, size_t budget)
 	r->budget = budget;
 }
 
-static void retire(struct dma_radix *r, struct dma_radix_node *n)
+HOT static void retire(struct dma_radix *r, struct dma_radix_node *n)
 {
 	n->retired = r->retired;
 	r->retired = n;
 	r->nretired++;
 }
 
-void dma_radix_reclaim(struct dma_radix *r)
+HOT void dma_radix_reclaim(struct dma_radix *r)
 {
 	struct dma_radix_node *n;
 
@@ -84,7 +85,7 @@ void dma_radix_destroy(struct dma_radix *r)
 	r->nodes = 0;
 }
 
-static struct dma_radix_node *node_new(struct dma_radix *r)
+HOT static struct dma_radix_node *node_new(struct dma_radix *r)
 {
 	struct dma_radix_node *n = r->spare;
 
@@ -104,7 +105,7 @@ static struct dma_radix_node *node_new(struct dma_radix *r)
 	return n;
 }
 
-static uint64_t entry(const struct span *w, uint64_t at, unsigned int shift)
+HOT static uint64_t entry(const struct span *w, uint64_t at, unsigned int shift)
 {
 	uint64_t e = (w->addr ? w->addr + (at - w->iova) : 0) | w->bits;
 
@@ -119,8 +120,9 @@ static uint64_t entry(const struct span *w, uint64_t at, unsigned int shift)
  * become blocks.  A new node is published empty before it is filled, so
  * that a failure leaves only what dma_radix_unmap() clears.
  */
-static int fill(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
-		uint64_t lo, uint64_t hi, const struct span *w, uint32_t *used)
+HOT static int fill(struct dma_radix *r, _Atomic uint64_t *e,
+		    unsigned int shift, uint64_t lo, uint64_t hi,
+		    const struct span *w, uint32_t *used)
 {
 	uint64_t sz = (uint64_t)1 << shift;
 
@@ -163,8 +165,9 @@ static int fill(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
 }
 
 /* Clears what lies in [lo, hi) of the entries e; retires emptied nodes. */
-static void clear(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
-		  uint64_t lo, uint64_t hi, uint32_t *used)
+HOT static void clear(struct dma_radix *r, _Atomic uint64_t *e,
+		      unsigned int shift, uint64_t lo, uint64_t hi,
+		      uint32_t *used)
 {
 	uint64_t sz = (uint64_t)1 << shift;
 
@@ -195,15 +198,15 @@ static void clear(struct dma_radix *r, _Atomic uint64_t *e, unsigned int shift,
 	}
 }
 
-static bool fits(uint64_t iova, uint64_t size, uint64_t addr)
+HOT static bool fits(uint64_t iova, uint64_t size, uint64_t addr)
 {
 	return !((iova | size | addr) & (PAGE - 1)) && size &&
 	       iova < ((uint64_t)1 << DMA_RADIX_IOVA_BITS) &&
 	       size <= ((uint64_t)1 << DMA_RADIX_IOVA_BITS) - iova;
 }
 
-int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
-		  uint64_t addr, uint32_t rights)
+HOT int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
+		      uint64_t addr, uint32_t rights)
 {
 	struct span w = { .iova = iova,
 			  .end = iova + size,
@@ -220,7 +223,7 @@ int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
 	return err;
 }
 
-void dma_radix_unmap(struct dma_radix *r, uint64_t iova, uint64_t size)
+HOT void dma_radix_unmap(struct dma_radix *r, uint64_t iova, uint64_t size)
 {
 	uint32_t root_used = UINT32_MAX;
 

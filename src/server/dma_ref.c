@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dma_ref.h"
+#include "proto/hot.h"
 
 __thread struct dma_slot *dma_my_slot
 	__attribute__((tls_model("initial-exec")));
@@ -79,7 +80,7 @@ got:
 	return s;
 }
 
-static void barrier_all(void)
+HOT static void barrier_all(void)
 {
 	if (!use_membarrier ||
 	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
@@ -87,7 +88,7 @@ static void barrier_all(void)
 }
 
 /* Whether every slot but the caller's is marked idle. */
-static bool all_idle(const struct dma_slot *me)
+HOT static bool all_idle(const struct dma_slot *me)
 {
 	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next)
 		if (s != me && !atomic_load_explicit(&s->idle,
@@ -100,7 +101,7 @@ static bool all_idle(const struct dma_slot *me)
  * Marks the slots that had no section since the last grace period: the
  * membarrier() that follows makes their next section see the mark.
  */
-static void mark_idle(const struct dma_slot *me)
+HOT static void mark_idle(const struct dma_slot *me)
 {
 	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
 		uint64_t v = atomic_load_explicit(&s->seq,
@@ -120,7 +121,7 @@ static void mark_idle(const struct dma_slot *me)
  * either the writer's loads (after its fence) see the odd count, or the
  * lookup sees the change.
  */
-void dma_grace_period(void)
+HOT void dma_grace_period(void)
 {
 	struct dma_slot *me = dma_my_slot;
 
@@ -154,18 +155,18 @@ void dma_grace_period(void)
 	pthread_mutex_unlock(&gp_lock);
 }
 
-void dma_ref_wait_begin(void)
+HOT void dma_ref_wait_begin(void)
 {
 	atomic_fetch_add(&dma_ref_waiters, 1);
 	dma_grace_period();
 }
 
-void dma_ref_wait_end(void)
+HOT void dma_ref_wait_end(void)
 {
 	atomic_fetch_sub(&dma_ref_waiters, 1);
 }
 
-bool dma_ref_held(const uint64_t *range, const void *table)
+HOT bool dma_ref_held(const uint64_t *range, const void *table)
 {
 	for (struct dma_slot *s = atomic_load(&slots); s; s = s->next) {
 		for (unsigned int i = 0; i < DMA_HELD; i++) {
@@ -187,7 +188,7 @@ bool dma_ref_held(const uint64_t *range, const void *table)
 	return false;
 }
 
-void dma_ref_wake(void)
+HOT void dma_ref_wake(void)
 {
 	pthread_once(&once, setup);
 	pthread_mutex_lock(&wait_lock);

@@ -14,6 +14,7 @@
 #include "pci/pci_internal.h"
 #include "proto/chan.h"
 #include "proto/itree.h"
+#include "proto/lock.h"
 #include "server/dma_radix.h"
 #include "proto/wire.h"
 
@@ -56,7 +57,7 @@ struct dma_window {
 	/* References that found no free entry in their thread's slot. */
 	atomic_uint refs;
 	bool in_radix;          /* else the tree alone finds it */
-	struct dma_window *prev, *next; /* every window of the table */
+	struct dma_window *next; /* spare list; unmap-all's list */
 };
 
 /* Files kept open for windows, by device and inode (dma_file.c). */
@@ -74,8 +75,9 @@ struct dma_table {
 	struct itree tree;      /* iova -> window | prot, vaddr: every one */
 	_Atomic uint64_t gen;   /* new at each removal: lookup hints */
 	_Atomic uint32_t nfallback; /* windows the radix table lacks */
-	pthread_mutex_t lock;
-	struct dma_window *all;
+	struct uvfio_lock lock;
+	struct dma_window *spare; /* freed windows, for the next maps */
+	unsigned int nspare;
 	_Atomic uint32_t n;
 	_Atomic uint64_t bytes; /* mapped with an fd */
 	uint64_t limit;         /* 0: none */
@@ -136,7 +138,7 @@ struct uvfio_dev {
 	bool negotiated;
 	struct uvfio_chan chan;
 	/* Whole messages on chan: replies, and requests of any thread. */
-	pthread_mutex_t send_lock;
+	struct uvfio_lock send_lock;
 	/* Other threads compare it with themselves: dev_dispatcher(). */
 	pthread_t dispatcher;
 	bool in_handler;                /* the dispatcher, inside a handler */

@@ -25,10 +25,11 @@
 
 #include "priv.h"
 #include "proto/dma_rw.h"
+#include "proto/hot.h"
 
 void s2c_init(struct uvfio_dev *dev)
 {
-	pthread_mutex_init(&dev->send_lock, NULL);
+	uvfio_lock_init(&dev->send_lock);
 	pthread_mutex_init(&dev->s2c_lock, NULL);
 	pthread_cond_init(&dev->s2c_cond, NULL);
 }
@@ -37,18 +38,17 @@ void s2c_fini(struct uvfio_dev *dev)
 {
 	pthread_cond_destroy(&dev->s2c_cond);
 	pthread_mutex_destroy(&dev->s2c_lock);
-	pthread_mutex_destroy(&dev->send_lock);
 }
 
-int dev_send(struct uvfio_dev *dev, const struct vfio_user_header *h,
-	     const struct iovec *iov, int iovcnt, const int *fds,
-	     unsigned int nfds)
+HOT int dev_send(struct uvfio_dev *dev, const struct vfio_user_header *h,
+		 const struct iovec *iov, int iovcnt, const int *fds,
+		 unsigned int nfds)
 {
 	int err;
 
-	pthread_mutex_lock(&dev->send_lock);
+	uvfio_lock(&dev->send_lock);
 	err = uvfio_chan_sendv(&dev->chan, h, iov, iovcnt, fds, nfds);
-	pthread_mutex_unlock(&dev->send_lock);
+	uvfio_unlock(&dev->send_lock);
 	return err;
 }
 

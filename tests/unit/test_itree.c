@@ -399,10 +399,10 @@ static void test_basic(void **state)
 	EXPECT(itree_find(&t, 0, &h) == 0);
 	EXPECT(itree_find(&t, UINT64_MAX, &h) == 0);
 	EXPECT(itree_remove(&t, 0, 0, &h) == -ENOENT);
-	EXPECT(itree_check(&t, 5, 4) == -EINVAL);
+	EXPECT(itree_check(&t, 5, 4, NULL) == -EINVAL);
 	EXPECT(itree_insert(&t, 5, 4, NULL, 0) == -EINVAL);
 	EXPECT(itree_insert(&t, UINT64_MAX, 0, NULL, 0) == -EINVAL);
-	EXPECT(itree_check(&t, 0, UINT64_MAX) == 0);
+	EXPECT(itree_check(&t, 0, UINT64_MAX, NULL) == 0);
 	check_walk_stop(&t, 1);
 
 	/* The whole space, then nothing fits beside it. */
@@ -412,7 +412,7 @@ static void test_basic(void **state)
 	EXPECT(h.start == 0 && h.last == UINT64_MAX && h.val == &x &&
 	       h.data == 7);
 	EXPECT(itree_find(&t, UINT64_MAX, &h) == 1);
-	EXPECT(itree_check(&t, 0, 0) == -EEXIST);
+	EXPECT(itree_check(&t, 0, 0, NULL) == -EEXIST);
 	EXPECT(itree_insert(&t, UINT64_MAX, UINT64_MAX, NULL, 0) == -EEXIST);
 	EXPECT(itree_remove(&t, 0, UINT64_MAX - 1, &h) == -ENOENT);
 	EXPECT(itree_remove(&t, 1, UINT64_MAX, &h) == -ENOENT);
@@ -650,7 +650,7 @@ static bool op_insert(struct run *x, bool snap_it)
 
 	rnd_range(&x->r, &x->m, x->o->span, &s, &l);
 	want = m_check(&x->m, s, l);
-	EXPECT(itree_check(&x->t, s, l) == want);
+	EXPECT(itree_check(&x->t, s, l, NULL) == want);
 	v = want ? NULL : val_new(s, l);
 	probes_pick(&p, &x->r, s, l, x->o->span);
 	probes_record(&p, &x->m, 0);
@@ -1165,7 +1165,7 @@ static void s_try_overlap(struct itree *t, const struct slots *sl,
 		y = UINT64_MAX - l < SLOT ? UINT64_MAX : l + below(r, SLOT);
 		break;
 	}
-	EXPECT(itree_check(t, x, y) == -EEXIST);
+	EXPECT(itree_check(t, x, y, NULL) == -EEXIST);
 	EXPECT(itree_insert(t, x, y, NULL, 0) == -EEXIST);
 }
 
@@ -1187,7 +1187,7 @@ static void run_slots(uint32_t ns, uint64_t seed, bool remove_all)
 		uint64_t s = s_start(&sl, k), l = s_last(&sl, k);
 
 		ctx_op = i;
-		EXPECT(itree_check(&t, s, l) == 0);
+		EXPECT(itree_check(&t, s, l, NULL) == 0);
 		EXPECT(itree_insert(&t, s, l, &sl.in[k], mix(s, l)) == 0);
 		itree_reclaim(&t);
 		sl.in[k] = true;
