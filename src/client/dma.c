@@ -15,10 +15,14 @@
 /*
  * The window table is an itree keyed by [iova, iova + size - 1]: data is
  * the window's vaddr, val points at its prot in prots[], so a lookup
- * reads tree nodes only.  Changes hold dma_lock for writing and reclaim
- * right away: every lookup holds dma_lock (or, in
- * uvfio_client_dma_unmap(), c->lock, which every change holds too).
+ * reads tree nodes only.  Every lookup holds dma_lock (or, in
+ * uvfio_client_dma_unmap(), c->lock, which every change holds too).  A
+ * removal holds dma_lock for writing, so no lookup still uses the window
+ * once it is out, and reclaims.  An insert needs no lock against lookups
+ * (the tree publishes whole nodes); the nodes it retires are reclaimed by
+ * the next removal, or under dma_lock once CL_RETIRED_MAX wait.
  */
+#define CL_RETIRED_MAX 64
 static const uint32_t prots[PROT_ALL + 1] = {
 	0, UVFIO_DMA_PROT_READ, UVFIO_DMA_PROT_WRITE, PROT_ALL,
 };
@@ -57,22 +61,34 @@ HOT static int insert(struct uvfio_client *c, const struct cl_window *nw,
 	r = itree_insert_at(&c->win, &at, nw->iova, last,
 			    val ? val : (void *)&prots[nw->prot],
 			    (uintptr_t)nw->vaddr);
-	itree_reclaim(&c->win);
+	if (c->win.nretired >= CL_RETIRED_MAX) {
+		pthread_rwlock_wrlock(&c->dma_lock);
+		itree_reclaim(&c->win);
+		pthread_rwlock_unlock(&c->dma_lock);
+	}
 	return r;
 }
 
 /*
- * Takes out the window [iova, iova + size), if it is there.  This cannot
- * fail for memory: the reclaim after the last change left the tree the
- * spare node a removal takes.
+ * Takes out the window at (itree_lookup()).  This cannot fail for
+ * memory: every insert leaves the tree the spare node a removal takes.
  */
-HOT static void withdraw(struct uvfio_client *c, uint64_t iova, uint64_t size)
+HOT static void withdraw_at(struct uvfio_client *c,
+			    const struct itree_path *at, void *val)
 {
+	if (!itree_remove_at(&c->win, at) && c->keep)
+		cl_drop_window(c, val);
+	itree_reclaim(&c->win);
+}
+
+/* Takes out the window [iova, iova + size), if it is there. */
+static void withdraw(struct uvfio_client *c, uint64_t iova, uint64_t size)
+{
+	struct itree_path at;
 	struct itree_hit h;
 
-	if (!itree_remove(&c->win, iova, iova + size - 1, &h) && c->keep)
-		cl_drop_window(c, h.val);
-	itree_reclaim(&c->win);
+	if (!itree_lookup(&c->win, iova, iova + size - 1, &at, &h))
+		withdraw_at(c, &at, h.val);
 }
 
 static int drop_kept(const struct itree_hit *h, void *arg)
@@ -142,9 +158,7 @@ HOT int uvfio_client_dma_map(struct uvfio_client *c, uint64_t iova,
 	r = cl_keep_window(c, fd, offset, prot, &k);
 	if (r < 0)
 		goto out;
-	pthread_rwlock_wrlock(&c->dma_lock);
 	r = insert(c, &w, k);
-	pthread_rwlock_unlock(&c->dma_lock);
 	if (r < 0) {
 		cl_drop_window(c, k);
 		goto out;
@@ -176,8 +190,10 @@ HOT static int check_unmap_reply(const struct uvfio_msg *rep,
 	return 0;
 }
 
+/* Unmaps the window at (found by itree_lookup()), or all (at NULL). */
 HOT static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
-		     uint32_t flags)
+		     uint32_t flags, const struct itree_path *at,
+		     const struct itree_hit *hit)
 {
 	struct vfio_user_dma_unmap u = {
 		.argsz = sizeof(u),
@@ -203,7 +219,7 @@ HOT static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 		itree_clear(&c->win);
 		itree_reclaim(&c->win);
 	} else {
-		withdraw(c, iova, size);
+		withdraw_at(c, at, hit->val);
 	}
 	pthread_rwlock_unlock(&c->dma_lock);
 	/* A write already on its way into the window lands first. */
@@ -220,13 +236,15 @@ HOT static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 HOT int uvfio_client_dma_unmap(struct uvfio_client *c, uint64_t iova,
 			       uint64_t size)
 {
-	struct cl_window w;
+	struct itree_path at;
+	struct itree_hit h;
 	int r = -ENOENT;
 
 	cl_lock(c);
-	/* Only this thread (holding c->lock) changes the table. */
-	if (size && find(c, iova, size, &w) && w.iova == iova && w.size == size)
-		r = unmap(c, iova, size, 0);
+	/* Only this thread (holding c->lock) changes the table: at stays. */
+	if (size && iova + size - 1 >= iova &&
+	    !itree_lookup(&c->win, iova, iova + size - 1, &at, &h))
+		r = unmap(c, iova, size, 0, &at, &h);
 	cl_unlock(c);
 	return r;
 }
@@ -236,7 +254,7 @@ int uvfio_client_dma_unmap_all(struct uvfio_client *c)
 	int r;
 
 	cl_lock(c);
-	r = unmap(c, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
+	r = unmap(c, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, NULL, NULL);
 	cl_unlock(c);
 	return r;
 }

@@ -36,6 +36,11 @@ HOT static ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
 	return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
 }
 
+HOT static ssize_t sys_sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	return syscall(SYS_sendmsg, fd, mh, flags);
+}
+
 int uvfio_chan_init(struct uvfio_chan *ch, int fd, uint32_t max_msg)
 {
 	memset(ch, 0, sizeof(*ch));
@@ -517,7 +522,7 @@ HOT int uvfio_chan_sendv(struct uvfio_chan *ch,
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	for (;;) {
-		ssize_t n = sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
+		ssize_t n = sys_sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EINTR)

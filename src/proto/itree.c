@@ -425,43 +425,60 @@ HOT int itree_insert_at(struct itree *t, const struct itree_path *p,
 	return 0;
 }
 
-HOT int itree_remove(struct itree *t, uint64_t start, uint64_t last,
-		     struct itree_hit *hit)
+HOT int itree_lookup(const struct itree *t, uint64_t start, uint64_t last,
+		     struct itree_path *p, struct itree_hit *hit)
 {
-	struct itree_node *leaf, *nd = NULL, *root, *unused;
-	struct itree_path p;
+	const struct itree_node *leaf;
 	unsigned int i;
-	int lvl;
 
-	descend(t, start, &p);
-	if (!p.depth)
+	descend(t, start, p);
+	if (!p->depth)
 		return -ENOENT;
-	leaf = p.nd[p.depth - 1];
-	i = p.idx[p.depth - 1];
+	leaf = p->nd[p->depth - 1];
+	i = p->idx[p->depth - 1];
 	if (leaf->key[i] != start || leaf->last[i] != last)
 		return -ENOENT;
-	if (pool_fill(t, 1))
-		return -ENOMEM;
 	if (hit) {
 		hit->start = start;
 		hit->last = last;
 		hit->val = leaf->val[i];
 		hit->data = leaf->data[i];
 	}
+	return 0;
+}
+
+HOT int itree_remove(struct itree *t, uint64_t start, uint64_t last,
+		     struct itree_hit *hit)
+{
+	struct itree_path p;
+	int err = itree_lookup(t, start, last, &p, hit);
+
+	return err ? err : itree_remove_at(t, &p);
+}
+
+HOT int itree_remove_at(struct itree *t, const struct itree_path *p)
+{
+	struct itree_node *nd = NULL, *root, *unused;
+	int lvl;
+
+	if (pool_fill(t, 1))
+		return -ENOMEM;
 	/* The lowest node on the path that keeps an entry loses one. */
-	lvl = (int)p.depth - 1;
-	while (lvl >= 0 && p.nd[lvl]->n == 1)
+	lvl = (int)p->depth - 1;
+	while (lvl >= 0 && p->nd[lvl]->n == 1)
 		lvl--;
 	if (lvl >= 0) {
-		const struct itree_node *src = p.nd[lvl];
+		const struct itree_node *src = p->nd[lvl];
 
 		nd = node_new(t, src->leaf);
-		put_entries(nd, src, 0, p.idx[lvl]);
-		put_entries(nd, src, p.idx[lvl] + 1, src->n - p.idx[lvl] - 1);
+		put_entries(nd, src, 0, p->idx[lvl]);
+		put_entries(nd, src, p->idx[lvl] + 1,
+			    src->n - p->idx[lvl] - 1);
 	}
-	publish(t, &p, lvl < 0 ? 0 : (unsigned int)lvl, nd);
-	for (unsigned int k = lvl < 0 ? 0 : (unsigned int)lvl; k < p.depth; k++)
-		node_retire(t, p.nd[k]);
+	publish(t, p, lvl < 0 ? 0 : (unsigned int)lvl, nd);
+	for (unsigned int k = lvl < 0 ? 0 : (unsigned int)lvl; k < p->depth;
+	     k++)
+		node_retire(t, p->nd[k]);
 	/* A root with one child steps aside for it. */
 	root = atomic_load_explicit(&t->root, memory_order_relaxed);
 	while (root && !root->leaf && root->n == 1) {

@@ -90,6 +90,17 @@ int itree_insert_at(struct itree *t, const struct itree_path *p, uint64_t start,
 int itree_remove(struct itree *t, uint64_t start, uint64_t last,
 		 struct itree_hit *hit);
 
+/*
+ * The range with exactly these bounds: 0, *hit filled in (if given) and
+ * *p where it is, for an itree_remove_at() before any other change of
+ * the tree; or -ENOENT.
+ */
+int itree_lookup(const struct itree *t, uint64_t start, uint64_t last,
+		 struct itree_path *p, struct itree_hit *hit);
+
+/* itree_remove() of the range itree_lookup() found: 0 or -ENOMEM. */
+int itree_remove_at(struct itree *t, const struct itree_path *p);
+
 /* Empties the tree; its nodes are retired. Values are not looked at. */
 void itree_clear(struct itree *t);
 

@@ -12,6 +12,7 @@
 
 #include "dma_ref.h"
 #include "proto/hot.h"
+#include "proto/lock.h"
 
 __thread struct dma_slot *dma_my_slot
 	__attribute__((tls_model("initial-exec")));
@@ -24,9 +25,9 @@ static pthread_key_t slot_key;
 static bool use_membarrier;
 static pthread_mutex_t wait_lock = PTHREAD_MUTEX_INITIALIZER;
 /* One grace period at a time: each sees the marks of the last whole. */
-static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct uvfio_lock gp_lock = UVFIO_LOCK_INIT;
 /* The last grace period skipped membarrier(): a sleep makes up for it. */
-static __thread bool barrier_owed;
+static __thread bool barrier_owed __attribute__((tls_model("initial-exec")));
 static pthread_cond_t released;
 
 /* A thread that ends gives its slot to the next; its entries stay. */
@@ -126,7 +127,7 @@ HOT void dma_grace_period(void)
 	struct dma_slot *me = dma_my_slot;
 
 	pthread_once(&once, setup);
-	pthread_mutex_lock(&gp_lock);
+	uvfio_lock(&gp_lock);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (use_membarrier && all_idle(me)) {
 		barrier_owed = true;
@@ -152,7 +153,7 @@ HOT void dma_grace_period(void)
 		atomic_store_explicit(&s->seen, atomic_load(&s->seq),
 				      memory_order_relaxed);
 	}
-	pthread_mutex_unlock(&gp_lock);
+	uvfio_unlock(&gp_lock);
 }
 
 HOT void dma_ref_wait_begin(void)

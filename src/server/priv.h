@@ -338,7 +338,8 @@ static inline void mig_dma_exit(struct uvfio_dev *dev)
 		mig_dma_idle(dev);
 }
 
-extern __thread unsigned int mig_dma_txn;
+extern __thread unsigned int mig_dma_txn
+	__attribute__((tls_model("initial-exec")));
 
 static inline int mig_dma_enter(struct uvfio_dev *dev)
 {
