@@ -222,7 +222,13 @@ HOT static int unmap(struct uvfio_client *c, uint64_t iova, uint64_t size,
 		withdraw_at(c, at, hit->val);
 	}
 	pthread_rwlock_unlock(&c->dma_lock);
-	/* A write already on its way into the window lands first. */
+	/*
+	 * A write already on its way into the window lands first.  Its
+	 * writer set direct_busy before it let go of dma_lock, which the
+	 * removal above then took: when it reads false here, no write is.
+	 */
+	if (!atomic_load_explicit(&c->direct_busy, memory_order_relaxed))
+		return r;
 	pthread_mutex_lock(&c->direct_lock);
 	while (c->direct_busy &&
 	       ((flags & VFIO_DMA_UNMAP_FLAG_ALL) ||

@@ -4,6 +4,7 @@
 #define UVFIO_CLIENT_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -87,7 +88,7 @@ struct uvfio_client {
 	 */
 	pthread_mutex_t direct_lock;
 	pthread_cond_t direct_done;
-	bool direct_busy;
+	atomic_bool direct_busy; /* set and cleared under direct_lock */
 	uint64_t direct_iova, direct_len;
 
 	pthread_mutex_t twin_lock; /* uvfio_client_process() callers */

@@ -80,9 +80,11 @@ HOT void uvfio_msg_release(struct uvfio_msg *msg)
 		if (msg->fds[i] >= 0)
 			close(msg->fds[i]);
 	msg->nfds = 0;
-	free(msg->heap);
-	msg->heap = NULL;
-	msg->payload = NULL;
+	if (msg->heap) {
+		free(msg->heap);
+		msg->heap = NULL;
+		msg->payload = NULL;
+	}
 }
 
 int uvfio_msg_detach(struct uvfio_msg *msg)

@@ -198,6 +198,98 @@ HOT static void clear(struct dma_radix *r, _Atomic uint64_t *e,
 	}
 }
 
+/*
+ * The common case, a window of a few pages (a vIOMMU maps one per I/O),
+ * without the recursion: a range inside one 2 MiB leaf has only page
+ * entries, in one node, under one path.
+ */
+#define LEAF_SHIFT (DMA_RADIX_PAGE_SHIFT + DMA_RADIX_BITS)
+
+HOT static bool in_one_leaf(uint64_t iova, uint64_t size)
+{
+	return size < ((uint64_t)1 << LEAF_SHIFT) &&
+	       iova >> LEAF_SHIFT == (iova + size - 1) >> LEAF_SHIFT;
+}
+
+/* fill() for a range in_one_leaf(): the same entries, nodes and counts. */
+HOT static int fill_leaf(struct dma_radix *r, const struct span *w)
+{
+	_Atomic uint64_t *e = r->root;
+	uint32_t *used = NULL; /* the root's entries are not counted */
+
+	for (unsigned int sh = ROOT_SHIFT; sh > DMA_RADIX_PAGE_SHIFT;
+	     sh -= DMA_RADIX_BITS) {
+		_Atomic uint64_t *slot =
+			&e[(w->iova >> sh) & (DMA_RADIX_FAN - 1)];
+		uint64_t x = atomic_load_explicit(slot, memory_order_relaxed);
+		struct dma_radix_node *n;
+
+		if (!x) {
+			n = node_new(r);
+			if (!n)
+				return r->nodes >= r->budget ? -ENOSPC :
+							       -ENOMEM;
+			atomic_store_explicit(slot, (uint64_t)(uintptr_t)n,
+					      memory_order_release);
+			if (used)
+				(*used)++;
+		} else {
+			n = (struct dma_radix_node *)(uintptr_t)x;
+		}
+		used = &n->used;
+		e = n->e;
+	}
+	for (uint64_t at = w->iova; at < w->end; at += PAGE) {
+		atomic_store_explicit(&e[(at >> DMA_RADIX_PAGE_SHIFT) &
+					 (DMA_RADIX_FAN - 1)],
+				      entry(w, at, DMA_RADIX_PAGE_SHIFT),
+				      memory_order_release);
+		(*used)++;
+	}
+	return 0;
+}
+
+/*
+ * clear() for a range in_one_leaf() under a path of nodes: false (and
+ * nothing done) when a level holds no node there, which clear() handles.
+ */
+HOT static bool clear_leaf(struct dma_radix *r, uint64_t iova, uint64_t size)
+{
+	_Atomic uint64_t *slot[DMA_RADIX_LEVELS - 1];
+	struct dma_radix_node *n[DMA_RADIX_LEVELS - 1];
+	_Atomic uint64_t *e = r->root;
+	unsigned int sh = ROOT_SHIFT;
+	int l;
+
+	for (l = 0; l < DMA_RADIX_LEVELS - 1; l++, sh -= DMA_RADIX_BITS) {
+		uint64_t x;
+
+		slot[l] = &e[(iova >> sh) & (DMA_RADIX_FAN - 1)];
+		x = atomic_load_explicit(slot[l], memory_order_relaxed);
+		if (!x || (x & DMA_RADIX_P))
+			return false;
+		n[l] = (struct dma_radix_node *)(uintptr_t)x;
+		e = n[l]->e;
+	}
+	for (uint64_t at = iova; at < iova + size; at += PAGE) {
+		_Atomic uint64_t *p =
+			&e[(at >> DMA_RADIX_PAGE_SHIFT) & (DMA_RADIX_FAN - 1)];
+
+		if (atomic_load_explicit(p, memory_order_relaxed)) {
+			atomic_store_explicit(p, 0, memory_order_release);
+			n[DMA_RADIX_LEVELS - 2]->used--;
+		}
+	}
+	/* Emptied nodes go, from the leaf up. */
+	for (l = DMA_RADIX_LEVELS - 2; l >= 0 && !n[l]->used; l--) {
+		atomic_store_explicit(slot[l], 0, memory_order_release);
+		if (l)
+			n[l - 1]->used--;
+		retire(r, n[l]);
+	}
+	return true;
+}
+
 HOT static bool fits(uint64_t iova, uint64_t size, uint64_t addr)
 {
 	return !((iova | size | addr) & (PAGE - 1)) && size &&
@@ -217,7 +309,11 @@ HOT int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
 
 	if (!fits(iova, size, addr))
 		return -E2BIG;
-	err = fill(r, r->root, ROOT_SHIFT, iova, iova + size, &w, &root_used);
+	if (in_one_leaf(iova, size))
+		err = fill_leaf(r, &w);
+	else
+		err = fill(r, r->root, ROOT_SHIFT, iova, iova + size, &w,
+			   &root_used);
 	if (err)
 		dma_radix_unmap(r, iova, size);
 	return err;
@@ -227,5 +323,6 @@ HOT void dma_radix_unmap(struct dma_radix *r, uint64_t iova, uint64_t size)
 {
 	uint32_t root_used = UINT32_MAX;
 
-	clear(r, r->root, ROOT_SHIFT, iova, iova + size, &root_used);
+	if (!in_one_leaf(iova, size) || !clear_leaf(r, iova, size))
+		clear(r, r->root, ROOT_SHIFT, iova, iova + size, &root_used);
 }
