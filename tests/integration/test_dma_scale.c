@@ -49,6 +49,7 @@
 
 #include "proto/wire.h"
 #include "client/testing.h"
+#include "server/priv.h"
 
 #define PG 4096ull
 #define WORDS (PG / 8)
@@ -532,7 +533,7 @@ static int count_fds_synced(struct fx *fx)
  * The device closes the later fds of a file it keeps a batch at a time
  * (and all of them when a file goes): up to FDS_BATCH - 1 wait.
  */
-#define FDS_BATCH 32
+#define FDS_BATCH DMA_DEFER_FDS
 #define expect_res_slack(fx, fds, slack, maps, what, ...)              \
 	do {                                                           \
 		int f_ = count_fds_synced(fx), m_ = count_maps();      \
