@@ -250,12 +250,24 @@ HOT static struct itree_node *rebuild(struct itree *t,
 
 /* Changes */
 
-HOT static void descend(const struct itree *t, uint64_t addr,
-			struct itree_path *p)
+HOT static void descend(struct itree *t, uint64_t addr, struct itree_path *p)
 {
-	struct itree_node *nd =
-		atomic_load_explicit(&t->root, memory_order_relaxed);
+	struct itree_path *f = &t->finger;
+	struct itree_node *nd;
+	uint64_t lo = 0, hi = UINT64_MAX;
+	unsigned int d = f->depth;
 
+	if (d && addr >= t->flo && addr <= t->fhi) {
+		/* The inner nodes stand; the leaf may be new. */
+		memcpy(p->nd, f->nd, (d - 1) * sizeof(p->nd[0]));
+		memcpy(p->idx, f->idx, (d - 1) * sizeof(p->idx[0]));
+		nd = p->nd[d - 2]->child[p->idx[d - 2]];
+		p->nd[d - 1] = nd;
+		p->idx[d - 1] = slot(nd, addr);
+		p->depth = d;
+		return;
+	}
+	nd = atomic_load_explicit(&t->root, memory_order_relaxed);
 	p->depth = 0;
 	while (nd) {
 		unsigned int i = slot(nd, addr);
@@ -265,8 +277,21 @@ HOT static void descend(const struct itree *t, uint64_t addr,
 		p->depth++;
 		if (nd->leaf)
 			break;
+		/* Child i takes [key[i], key[i + 1]). */
+		if (i && nd->key[i] > lo)
+			lo = nd->key[i];
+		if (i + 1 < nd->n && nd->key[i + 1] - 1 < hi)
+			hi = nd->key[i + 1] - 1;
 		nd = nd->child[i];
 	}
+	f->depth = 0;
+	if (p->depth < 2)
+		return;
+	memcpy(f->nd, p->nd, (p->depth - 1) * sizeof(f->nd[0]));
+	memcpy(f->idx, p->idx, (p->depth - 1) * sizeof(f->idx[0]));
+	f->depth = p->depth;
+	t->flo = lo;
+	t->fhi = hi;
 }
 
 HOT static uint64_t first_start(const struct itree_node *nd)
@@ -335,7 +360,7 @@ HOT static int fits(const struct itree_path *p, uint64_t start, uint64_t last,
 	return 0;
 }
 
-HOT int itree_check(const struct itree *t, uint64_t start, uint64_t last,
+HOT int itree_check(struct itree *t, uint64_t start, uint64_t last,
 		    struct itree_path *p)
 {
 	struct itree_path own;
@@ -374,6 +399,7 @@ HOT int itree_insert_at(struct itree *t, const struct itree_path *p,
 		nd = node_new(t, true);
 		put_new(nd, &e);
 		atomic_store_explicit(&t->root, nd, memory_order_release);
+		t->finger.depth = 0;
 		t->n++;
 		return 0;
 	}
@@ -419,13 +445,16 @@ HOT int itree_insert_at(struct itree *t, const struct itree_path *p,
 		put_new(root, &b);
 		nd = root;
 	}
+	/* Anything but a leaf swapped in its parent moves the finger. */
+	if (lvl != (int)p->depth - 1 || !lvl || right)
+		t->finger.depth = 0;
 	publish(t, p, (unsigned int)lvl, nd);
 	node_retire(t, p->nd[lvl]);
 	t->n++;
 	return 0;
 }
 
-HOT int itree_lookup(const struct itree *t, uint64_t start, uint64_t last,
+HOT int itree_lookup(struct itree *t, uint64_t start, uint64_t last,
 		     struct itree_path *p, struct itree_hit *hit)
 {
 	const struct itree_node *leaf;
@@ -475,6 +504,8 @@ HOT int itree_remove_at(struct itree *t, const struct itree_path *p)
 		put_entries(nd, src, p->idx[lvl] + 1,
 			    src->n - p->idx[lvl] - 1);
 	}
+	if (lvl != (int)p->depth - 1 || lvl <= 0)
+		t->finger.depth = 0;
 	publish(t, p, lvl < 0 ? 0 : (unsigned int)lvl, nd);
 	for (unsigned int k = lvl < 0 ? 0 : (unsigned int)lvl; k < p->depth;
 	     k++)
@@ -486,6 +517,7 @@ HOT int itree_remove_at(struct itree *t, const struct itree_path *p)
 		root = root->child[0];
 		atomic_store_explicit(&t->root, root, memory_order_release);
 		node_retire(t, unused);
+		t->finger.depth = 0;
 	}
 	t->n--;
 	return 0;
@@ -507,6 +539,7 @@ void itree_clear(struct itree *t)
 	atomic_store_explicit(&t->root, NULL, memory_order_release);
 	if (root)
 		retire_all(t, root);
+	t->finger.depth = 0;
 	t->n = 0;
 }
 
@@ -576,6 +609,7 @@ void itree_destroy(struct itree *t, void (*fn)(void *val, uintptr_t data))
 	if (root)
 		free_tree(root, fn);
 	atomic_store_explicit(&t->root, NULL, memory_order_relaxed);
+	t->finger.depth = 0;
 	t->n = 0;
 	itree_reclaim(t);
 	while (t->pool) {

@@ -22,8 +22,17 @@
 #include <stdint.h>
 
 #define ITREE_FANOUT 16
+#define ITREE_MAX_DEPTH 16
 
 struct itree_node;
+
+/* A path from the root: itree_check() finds one, itree_insert_at() uses it. */
+struct itree_path {
+	struct itree_node *nd[ITREE_MAX_DEPTH];
+	unsigned int idx[ITREE_MAX_DEPTH]; /* entry taken at each level */
+	unsigned int depth; /* nd[depth - 1] is the leaf */
+	int raise; /* the level whose boundary must rise, or -1 */
+};
 
 struct itree {
 	_Atomic(struct itree_node *) root; /* NULL: empty */
@@ -32,6 +41,16 @@ struct itree {
 	size_t nretired;
 	struct itree_node *pool; /* spare nodes */
 	size_t npool;
+	/*
+	 * The writer's finger: the inner nodes of the last path it went
+	 * down (finger.depth 0: none) and the addresses [flo, fhi] that
+	 * path takes.  A change that replaces only a leaf (most do, in its
+	 * parent's child pointer) leaves it valid; one that replaces an
+	 * inner node drops it.  A map and unmap per I/O at nearby IOVAs
+	 * then go down one level instead of all of them.
+	 */
+	struct itree_path finger;
+	uint64_t flo, fhi;
 };
 
 /* What a lookup finds: a copy, valid while the range is not removed. */
@@ -59,21 +78,12 @@ int itree_find(const struct itree *t, uint64_t addr, struct itree_hit *hit);
 int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 		 uintptr_t data);
 
-/* Where a range goes: itree_check() finds it, itree_insert_at() uses it. */
-#define ITREE_MAX_DEPTH 16
-struct itree_path {
-	struct itree_node *nd[ITREE_MAX_DEPTH];
-	unsigned int idx[ITREE_MAX_DEPTH]; /* entry taken at each level */
-	unsigned int depth; /* nd[depth - 1] is the leaf */
-	int raise; /* the level whose boundary must rise, or -1 */
-};
-
 /*
  * 0 when [start, last] would insert, else -EEXIST or -EINVAL.  On 0, *p
  * (if given) is where it goes, for an itree_insert_at() before any other
  * change of the tree.
  */
-int itree_check(const struct itree *t, uint64_t start, uint64_t last,
+int itree_check(struct itree *t, uint64_t start, uint64_t last,
 		struct itree_path *p);
 
 /* itree_insert() at the place itree_check() found: 0 or -ENOMEM. */
@@ -95,7 +105,7 @@ int itree_remove(struct itree *t, uint64_t start, uint64_t last,
  * *p where it is, for an itree_remove_at() before any other change of
  * the tree; or -ENOENT.
  */
-int itree_lookup(const struct itree *t, uint64_t start, uint64_t last,
+int itree_lookup(struct itree *t, uint64_t start, uint64_t last,
 		 struct itree_path *p, struct itree_hit *hit);
 
 /* itree_remove() of the range itree_lookup() found: 0 or -ENOMEM. */

@@ -32,6 +32,9 @@
 
 static uint64_t ctx_seed;
 static unsigned long ctx_op;
+/* Local runs: half the changes land near the last one (the finger). */
+static bool ctx_local;
+static uint64_t ctx_last;
 
 #define EXPECT(c)                                                          \
 	do {                                                               \
@@ -492,6 +495,11 @@ static void rnd_range(struct rng *r, const struct model *m, uint64_t span,
 	const struct mrange *e = m->n ? &m->r[below(r, m->n)] : NULL;
 
 	*s = rnd_addr(r, span);
+	if (ctx_local && below(r, 2)) {
+		uint64_t d = below(r, 256);
+
+		*s = ctx_last > UINT64_MAX - d ? UINT64_MAX : ctx_last + d;
+	}
 	*l = rnd_last(r, *s, span);
 	if (k == 0 && *s > 0) {
 		*l = *s - 1 - below(r, *s < 4 ? *s : 4);
@@ -649,6 +657,7 @@ static bool op_insert(struct run *x, bool snap_it)
 	void *v;
 
 	rnd_range(&x->r, &x->m, x->o->span, &s, &l);
+	ctx_last = s;
 	want = m_check(&x->m, s, l);
 	EXPECT(itree_check(&x->t, s, l, NULL) == want);
 	v = want ? NULL : val_new(s, l);
@@ -695,6 +704,7 @@ static bool op_remove(struct run *x, bool snap_it)
 		s = rnd_addr(&x->r, x->o->span);
 		l = rnd_last(&x->r, s, x->o->span);
 	}
+	ctx_last = s;
 	i = m_exact(&x->m, s, l);
 	probes_pick(&p, &x->r, s, l, x->o->span);
 	probes_record(&p, &x->m, 0);
@@ -828,6 +838,66 @@ static void test_random_sparse(void **state)
 
 	run_model(21, &o);
 	run_model(22, &o);
+}
+
+static void test_random_local(void **state)
+{
+	/* Changes next to the last: the finger is used and moved. */
+	const struct run_opts o = { 1u << 20, 40000, 7, 0, 1000 };
+
+	ctx_local = true;
+	run_model(41, &o);
+	run_model(42, &(struct run_opts){ 4096, 30000, 2, 0 });
+	ctx_local = false;
+}
+
+/*
+ * A vIOMMU's pattern: one window mapped and unmapped below thousands of
+ * others, again and again.  The tree keeps its finger (a leaf change
+ * alone), and every step is checked against what must be there.
+ */
+static void test_finger(void **state)
+{
+	struct itree t;
+	struct itree_hit h;
+	const uint64_t base = 1u << 20;
+
+	itree_init(&t);
+	for (uint64_t k = 0; k < 5000; k++)
+		EXPECT(itree_insert(&t, base + k * 16, base + k * 16 + 15,
+				    (void *)(uintptr_t)(k + 1), k) == 0);
+	itree_reclaim(&t);
+	for (uint64_t k = 0; k < 3000; k++) {
+		uint64_t s = base - 16 * (1 + k % 4);
+
+		EXPECT(itree_check(&t, s, s + 15, NULL) == 0);
+		EXPECT(t.finger.depth >= 3);
+		EXPECT(itree_insert(&t, s, s + 15, (void *)8, 7) == 0);
+		EXPECT(itree_check(&t, s, s + 15, NULL) == -EEXIST);
+		EXPECT(itree_find(&t, s + 3, &h) == 1 && h.start == s &&
+		       h.data == 7);
+		EXPECT(itree_find(&t, base, &h) == 1 && h.start == base &&
+		       h.data == 0);
+		EXPECT(itree_remove(&t, s, s + 15, &h) == 0 && h.data == 7);
+		EXPECT(itree_find(&t, s, &h) == 0);
+		EXPECT(t.n == 5000);
+		itree_reclaim(&t);
+	}
+	/* Appends past the end: splits move the finger, finds stay right. */
+	for (uint64_t k = 5000; k < 9000; k++) {
+		EXPECT(itree_insert(&t, base + k * 16, base + k * 16 + 15,
+				    (void *)(uintptr_t)(k + 1), k) == 0);
+		EXPECT(itree_find(&t, base + k * 16 + 9, &h) == 1 &&
+		       h.data == k);
+		EXPECT(itree_find(&t, base + (k / 2) * 16, &h) == 1 &&
+		       h.data == k / 2);
+	}
+	for (uint64_t k = 0; k < 9000; k += 3)
+		EXPECT(itree_remove(&t, base + k * 16, base + k * 16 + 15,
+				    NULL) == 0);
+	for (uint64_t k = 0; k < 9000; k++)
+		EXPECT(itree_find(&t, base + k * 16, &h) == (k % 3 != 0));
+	itree_destroy(&t, NULL);
 }
 
 static void test_random_lazy_reclaim(void **state)
@@ -1501,6 +1571,8 @@ int main(void)
 		cmocka_unit_test(test_random_medium),
 		cmocka_unit_test(test_random_sparse),
 		cmocka_unit_test(test_random_lazy_reclaim),
+		cmocka_unit_test(test_random_local),
+		cmocka_unit_test(test_finger),
 		cmocka_unit_test(test_nomem),
 		cmocka_unit_test(test_old_root),
 		cmocka_unit_test(test_65535),
