@@ -193,6 +193,8 @@ HOT static int fill(struct uvfio_chan *ch, bool block)
 		return -ECONNRESET;
 	}
 	ch->tail += (size_t)n;
+	if (!mh.msg_controllen && !(mh.msg_flags & MSG_CTRUNC))
+		return 1; /* no fds came */
 	uint64_t at = ch->base + ch->tail - 1;
 	bool lost = false;
 
@@ -286,10 +288,14 @@ HOT int uvfio_chan_recv(struct uvfio_chan *ch, struct uvfio_msg *msg,
 			bool block)
 {
 	for (;;) {
-		int r = uvfio_chan_next_buffered(ch, msg);
+		int r;
 
-		if (r)
-			return r;
+		/* Most often nothing is buffered: straight to the socket. */
+		if (ch->skip || ch->tail - ch->head >= HDR) {
+			r = uvfio_chan_next_buffered(ch, msg);
+			if (r)
+				return r;
+		}
 		if (ch->eof)
 			return -ECONNRESET;
 		/* Make room at the front once nothing points into it. */
