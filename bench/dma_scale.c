@@ -28,7 +28,9 @@
  *   bytes with the memfd by SCM_RIGHTS, which the receiver closes, and
  *   a 16-byte reply; DMA_UNMAP's 40 bytes, and the 40-byte reply that
  *   echoes it), each received whole, nothing else done.  Also printed:
- *   the same pair on the other device with its table empty.
+ *   the same pair on the other device with its table empty, and pairs
+ *   that alternate below and above every window, where the window
+ *   trees' finger on the last leaf they changed never helps.
  *
  * Rounds alternate between the figures and their floors; each figure is
  * the median of its rounds (best in parentheses).  Setting the 65,535
@@ -60,6 +62,7 @@
 #define FILE_PAGES (NWIN + 1) /* the last page: the map/unmap window */
 #define BASE 0x100000000ull
 #define NEW_IOVA (BASE - PG) /* below every other window */
+#define TOP_IOVA (BASE + NWIN * PG) /* above every other window */
 #define LEN 64u
 #define NSAMP (1u << 16) /* random IOVAs per array */
 #define PASSES 4 /* over the array per measurement */
@@ -386,22 +389,28 @@ static uint64_t floor_pairs(int fd)
 	return bench_now_ns() - t;
 }
 
-static uint64_t uvfio_pairs(struct side *s)
+/*
+ * Pairs of the new window, below every other one; with far, every other
+ * pair above every other one instead, so that no pair lands where the
+ * last one did (the window trees keep a finger on the last leaf).
+ */
+static uint64_t uvfio_pairs(struct side *s, bool far)
 {
 	uint64_t t = bench_now_ns();
 
 	for (int i = 0; i < MU_PAIRS; i++) {
+		uint64_t iova = far && (i & 1) ? TOP_IOVA : NEW_IOVA;
 		int r;
 
-		map_page(s, NEW_IOVA, NWIN);
-		r = uvfio_client_dma_unmap(s->c, NEW_IOVA, PG);
+		map_page(s, iova, NWIN);
+		r = uvfio_client_dma_unmap(s->c, iova, PG);
 		if (r)
 			die("uvfio_client_dma_unmap", -r);
 	}
 	return bench_now_ns() - t;
 }
 
-enum { M_BIG, M_EMPTY, M_FLOOR, M_N };
+enum { M_BIG, M_EMPTY, M_FLOOR, M_FAR, M_N };
 
 static void map_unmap(struct side *big, struct side *empty, double *med,
 		      double *best)
@@ -414,15 +423,17 @@ static void map_unmap(struct side *big, struct side *empty, double *med,
 	    pthread_create(&ft, NULL, floor_peer, &fl[1]))
 		die("floor set-up", errno);
 	/* Warm up. */
-	uvfio_pairs(big);
-	uvfio_pairs(empty);
+	uvfio_pairs(big, false);
+	uvfio_pairs(big, true);
+	uvfio_pairs(empty, false);
 	floor_pairs(fl[0]);
 	for (int r = 0; r < MU_ROUNDS; r++) {
 		for (int j = 0; j < M_N; j++) {
 			int k = r & 1 ? M_N - 1 - j : j;
 
-			ns[k][r] = k == M_BIG	? uvfio_pairs(big) :
-				   k == M_EMPTY ? uvfio_pairs(empty) :
+			ns[k][r] = k == M_BIG	? uvfio_pairs(big, false) :
+				   k == M_FAR	? uvfio_pairs(big, true) :
+				   k == M_EMPTY ? uvfio_pairs(empty, false) :
 						  floor_pairs(fl[0]);
 		}
 	}
@@ -542,6 +553,10 @@ int main(void)
 	printf("dma_map_unmap with an empty table: %.0f ns (best %.0f), "
 	       "ratio to the floor %.2f\n",
 	       mm[M_EMPTY], mb[M_EMPTY], mm[M_EMPTY] / mm[M_FLOOR]);
+	printf("dma_map_unmap at 65535 windows, every other pair above "
+	       "every window instead of below (no pair where the last one "
+	       "was): %.0f ns (best %.0f), ratio to the floor %.2f\n",
+	       mm[M_FAR], mb[M_FAR], mm[M_FAR] / mm[M_FLOOR]);
 	printf("dma_map_unmap floor (raw socketpair, the same messages and "
 	       "fd): %.0f ns (best %.0f)\n",
 	       mm[M_FLOOR], mb[M_FLOOR]);

@@ -259,8 +259,10 @@ HOT static void descend(struct itree *t, uint64_t addr, struct itree_path *p)
 
 	if (d && addr >= t->flo && addr <= t->fhi) {
 		/* The inner nodes stand; the leaf may be new. */
-		memcpy(p->nd, f->nd, (d - 1) * sizeof(p->nd[0]));
-		memcpy(p->idx, f->idx, (d - 1) * sizeof(p->idx[0]));
+		for (unsigned int l = 0; l < d - 1; l++) {
+			p->nd[l] = f->nd[l];
+			p->idx[l] = f->idx[l];
+		}
 		nd = p->nd[d - 2]->child[p->idx[d - 2]];
 		p->nd[d - 1] = nd;
 		p->idx[d - 1] = slot(nd, addr);
@@ -287,8 +289,10 @@ HOT static void descend(struct itree *t, uint64_t addr, struct itree_path *p)
 	f->depth = 0;
 	if (p->depth < 2)
 		return;
-	memcpy(f->nd, p->nd, (p->depth - 1) * sizeof(f->nd[0]));
-	memcpy(f->idx, p->idx, (p->depth - 1) * sizeof(f->idx[0]));
+	for (unsigned int l = 0; l < p->depth - 1; l++) {
+		f->nd[l] = p->nd[l];
+		f->idx[l] = p->idx[l];
+	}
 	f->depth = p->depth;
 	t->flo = lo;
 	t->fhi = hi;

@@ -43,6 +43,18 @@ HOT static uint64_t new_gen(void)
 	return atomic_fetch_add(&gen_source, 1) + 1;
 }
 
+/*
+ * The counts only the writer (under the table's lock) changes: plain
+ * stores, no locked instruction; uvfio_dma_stats() reads them as they
+ * are at some moment.
+ */
+HOT static void counts_set(struct dma_table *t, uint64_t bytes)
+{
+	atomic_store_explicit(&t->n, (uint32_t)t->tree.n,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->bytes, bytes, memory_order_relaxed);
+}
+
 /* What a thread found last: [start, last] at vaddr with rights. */
 struct dma_hint {
 	const struct dma_table *t;
@@ -235,9 +247,8 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (!w->in_radix)
 		atomic_fetch_add_explicit(&t->nfallback, 1,
 					  memory_order_release);
-	atomic_store(&t->n, (uint32_t)t->tree.n);
-	if (w->vaddr)
-		atomic_fetch_add(&t->bytes, w->size);
+	counts_set(t, atomic_load_explicit(&t->bytes, memory_order_relaxed) +
+			      (w->vaddr ? w->size : 0));
 	if (t->tree.nretired >= RETIRED_MAX ||
 	    t->radix.nretired >= RETIRED_MAX) {
 		dma_grace_period();
@@ -293,8 +304,7 @@ void dma_unmap_all(struct dma_table *t)
 	itree_clear(&t->tree);
 	atomic_store(&t->nfallback, 0);
 	atomic_store(&t->gen, new_gen());
-	atomic_store(&t->n, 0);
-	atomic_store(&t->bytes, 0);
+	counts_set(t, 0);
 	dma_ref_wait_begin();
 	itree_reclaim(&t->tree);
 	dma_radix_reclaim(&t->radix);
@@ -341,10 +351,10 @@ HOT int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		dma_radix_unmap(&t->radix, w->iova, w->size);
 	else
 		atomic_fetch_sub(&t->nfallback, 1);
-	atomic_store(&t->gen, new_gen());
-	atomic_store(&t->n, (uint32_t)t->tree.n);
-	if (w->vaddr)
-		atomic_fetch_sub(&t->bytes, w->size);
+	/* Hints taken before go; the grace period below orders it. */
+	atomic_store_explicit(&t->gen, new_gen(), memory_order_release);
+	counts_set(t, atomic_load_explicit(&t->bytes, memory_order_relaxed) -
+			      (w->vaddr ? w->size : 0));
 	/* The spec: every reference is gone before the reply. */
 	dma_ref_wait_begin();
 	itree_reclaim(&t->tree);
