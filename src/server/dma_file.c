@@ -23,6 +23,8 @@
 
 /* fds left free for everything else when a DMA file is kept. */
 #define FD_RESERVE 32
+/* The fds waiting for a batch close fit in what is left free. */
+_Static_assert(DMA_DEFER_FDS <= FD_RESERVE, "deferred fds past the reserve");
 /* Larger files are mapped a window at a time. */
 #define WHOLE_MAX (1ull << 42)
 /* Mappings kept per table; the kernel's default cap is 65530. */

@@ -46,7 +46,7 @@ struct irq_index {
 };
 
 struct dma_map;                         /* dma_file.c */
-#define DMA_DEFER_FDS 64
+#define DMA_DEFER_FDS 32
 
 struct dma_window {
 	uint64_t iova;
