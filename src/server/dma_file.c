@@ -313,7 +313,13 @@ void dma_file_close_deferred(struct dma_table *t)
 {
 	unsigned int i = 0, n = t->ndefer;
 
-	qsort(t->defer_fd, n, sizeof(int), cmp_int);
+	/* Usually in order already: the kernel gives the lowest free fd. */
+	for (unsigned int k = 1; k < n; k++) {
+		if (t->defer_fd[k] < t->defer_fd[k - 1]) {
+			qsort(t->defer_fd, n, sizeof(int), cmp_int);
+			break;
+		}
+	}
 	while (i < n) {
 		unsigned int j = i;
 
