@@ -158,43 +158,31 @@ static void compact(struct uvfio_chan *ch)
 	ch->head = 0;
 }
 
-HOT static int fill(struct uvfio_chan *ch, bool block)
+/*
+ * recvmsg() into iov, the fds that come kept for their message: the
+ * bytes read (ch->tail moved past them), 0 at the end of the stream, or
+ * -errno.  Apart from fill() so that its control buffer is on the stack
+ * of the sockets that take fds only.
+ */
+HOT static __attribute__((noinline)) ssize_t
+recv_fds(struct uvfio_chan *ch, struct iovec *iov, bool block)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];
 		struct cmsghdr align;
 	} cbuf;
-	struct iovec iov;
-	struct msghdr mh = { 0 };
-	ssize_t n;
-
-	if (ch->cap - ch->tail < ch->cap / 2)
-		compact(ch);
-	if (ch->tail == ch->cap)
-		return -ENOBUFS;
-	iov.iov_base = ch->buf + ch->tail;
-	iov.iov_len = ch->cap - ch->tail;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (ch->want_fds) {
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = sizeof(cbuf.b);
-		n = sys_recvmsg(ch->fd, &mh,
+	struct msghdr mh = { .msg_iov = iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf.b,
+			     .msg_controllen = sizeof(cbuf.b) };
+	ssize_t n = sys_recvmsg(ch->fd, &mh,
 				MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
-	} else {
-		/* mh stays empty: no control data to walk below. */
-		n = sys_recv(ch->fd, iov.iov_base, iov.iov_len,
-			     block ? 0 : MSG_DONTWAIT);
-	}
-	if (n < 0)
-		return -errno;
-	if (n == 0) {
-		ch->eof = true;
-		return -ECONNRESET;
-	}
+
+	if (n <= 0)
+		return n < 0 ? -errno : 0;
 	ch->tail += (size_t)n;
 	if (!mh.msg_controllen && !(mh.msg_flags & MSG_CTRUNC))
-		return 1; /* no fds came */
+		return n; /* no fds came */
 	uint64_t at = ch->base + ch->tail - 1;
 	bool lost = false;
 
@@ -218,7 +206,38 @@ HOT static int fill(struct uvfio_chan *ch, bool block)
 	/* The message these belong to must not pass for whole. */
 	if (lost && push_fd(ch, at, -1))
 		return -ENOMEM;
-	return 1;
+	return n;
+}
+
+HOT static int fill(struct uvfio_chan *ch, bool block)
+{
+	struct iovec iov;
+	ssize_t n;
+
+	if (ch->cap - ch->tail < ch->cap / 2)
+		compact(ch);
+	if (ch->tail == ch->cap)
+		return -ENOBUFS;
+	iov.iov_base = ch->buf + ch->tail;
+	iov.iov_len = ch->cap - ch->tail;
+	if (ch->want_fds) {
+		n = recv_fds(ch, &iov, block);
+		if (n > 0)
+			return 1;
+	} else {
+		n = sys_recv(ch->fd, iov.iov_base, iov.iov_len,
+			     block ? 0 : MSG_DONTWAIT);
+		if (n > 0) {
+			ch->tail += (size_t)n;
+			return 1;
+		}
+		if (n < 0)
+			n = -errno;
+	}
+	if (n < 0)
+		return (int)n;
+	ch->eof = true;
+	return -ECONNRESET;
 }
 
 /* Drops the buffered part of an oversize message. */
@@ -490,10 +509,11 @@ HOT static int send_small(struct uvfio_chan *ch,
 	return 0;
 }
 
-HOT int uvfio_chan_sendv(struct uvfio_chan *ch,
-			 const struct vfio_user_header *h,
-			 const struct iovec *iov, int iovcnt, const int *fds,
-			 unsigned int nfds)
+/* A message with fds, or too large to gather: sendmsg(). */
+HOT static __attribute__((noinline)) int
+send_msg(struct uvfio_chan *ch, const struct vfio_user_header *h,
+	 const struct iovec *iov, int iovcnt, const int *fds,
+	 unsigned int nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];
@@ -503,14 +523,6 @@ HOT int uvfio_chan_sendv(struct uvfio_chan *ch,
 	struct msghdr mh = { 0 };
 	int nv = 0;
 
-	if (iovcnt > 7 || nfds > UVFIO_CHAN_MAX_FDS)
-		return -EINVAL;
-	size_t total = HDR;
-
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	if (!nfds && total <= SMALL_MSG)
-		return send_small(ch, h, iov, iovcnt);
 	v[nv++] = (struct iovec){ (void *)h, HDR };
 	for (int i = 0; i < iovcnt; i++)
 		if (iov[i].iov_len)
@@ -555,6 +567,22 @@ HOT int uvfio_chan_sendv(struct uvfio_chan *ch,
 		if (!mh.msg_iovlen)
 			return 0;
 	}
+}
+
+HOT int uvfio_chan_sendv(struct uvfio_chan *ch,
+			 const struct vfio_user_header *h,
+			 const struct iovec *iov, int iovcnt, const int *fds,
+			 unsigned int nfds)
+{
+	size_t total = HDR;
+
+	if (iovcnt > 7 || nfds > UVFIO_CHAN_MAX_FDS)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (!nfds && total <= SMALL_MSG)
+		return send_small(ch, h, iov, iovcnt);
+	return send_msg(ch, h, iov, iovcnt, fds, nfds);
 }
 
 int uvfio_chan_send_reply(struct uvfio_chan *ch,
