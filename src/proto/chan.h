@@ -22,15 +22,16 @@
 /* The kernel's SCM_MAX_FD: no message can carry more. */
 #define UVFIO_CHAN_MAX_FDS 253
 
+/* The scalars first: a message without fds fills one cache line. */
 struct uvfio_msg {
 	struct vfio_user_header hdr;
 	void *payload;          /* hdr.msg_size - 16 bytes, or NULL */
+	void *heap;             /* payload copy owned by the message */
 	uint32_t size;          /* payload bytes */
 	unsigned int nfds;
-	int fds[UVFIO_CHAN_MAX_FDS];
 	bool fds_truncated;     /* the kernel dropped fds (MSG_CTRUNC) */
 	bool oversize;          /* msg_size over the limit: payload dropped */
-	void *heap;             /* payload copy owned by the message */
+	int fds[UVFIO_CHAN_MAX_FDS];
 };
 
 struct pending_fd;
