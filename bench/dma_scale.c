@@ -67,7 +67,7 @@
 #define NSAMP (1u << 16) /* random IOVAs per array */
 #define PASSES 4 /* over the array per measurement */
 #define TR_ROUNDS 15
-#define MU_ROUNDS 11
+#define MU_ROUNDS 31
 #define MU_PAIRS 200 /* map+unmap pairs per measurement */
 #define RW (UVFIO_DMA_PROT_READ | UVFIO_DMA_PROT_WRITE)
 
