@@ -115,6 +115,31 @@ HOT static uint64_t entry(const struct span *w, uint64_t at, unsigned int shift)
 }
 
 /*
+ * The node under slot, made (published empty, counted in *used if used)
+ * when there is none; NULL with -ENOSPC or -ENOMEM in *err.
+ */
+HOT static struct dma_radix_node *node_at(struct dma_radix *r,
+					  _Atomic uint64_t *slot,
+					  uint32_t *used, int *err)
+{
+	uint64_t x = atomic_load_explicit(slot, memory_order_relaxed);
+	struct dma_radix_node *n;
+
+	if (x)
+		return (struct dma_radix_node *)(uintptr_t)x;
+	n = node_new(r);
+	if (!n) {
+		*err = r->nodes >= r->budget ? -ENOSPC : -ENOMEM;
+		return NULL;
+	}
+	atomic_store_explicit(slot, (uint64_t)(uintptr_t)n,
+			      memory_order_release);
+	if (used)
+		(*used)++;
+	return n;
+}
+
+/*
  * Enters [lo, hi) in the entries e of one level, each covering 1 << shift
  * bytes.  Pieces covering a whole entry of the 2 MiB or 1 GiB level
  * become blocks.  A new node is published empty before it is filled, so
@@ -131,7 +156,6 @@ HOT static int fill(struct dma_radix *r, _Atomic uint64_t *e,
 		uint64_t pe = ce < hi ? ce : hi;
 		_Atomic uint64_t *slot =
 			&e[(at >> shift) & (DMA_RADIX_FAN - 1)];
-		uint64_t x;
 		struct dma_radix_node *n;
 		int err;
 
@@ -143,18 +167,9 @@ HOT static int fill(struct dma_radix *r, _Atomic uint64_t *e,
 			at = pe;
 			continue;
 		}
-		x = atomic_load_explicit(slot, memory_order_relaxed);
-		if (!x) {
-			n = node_new(r);
-			if (!n)
-				return r->nodes >= r->budget ? -ENOSPC :
-							       -ENOMEM;
-			atomic_store_explicit(slot, (uint64_t)(uintptr_t)n,
-					      memory_order_release);
-			(*used)++;
-		} else {
-			n = (struct dma_radix_node *)(uintptr_t)x;
-		}
+		n = node_at(r, slot, used, &err);
+		if (!n)
+			return err;
 		err = fill(r, n->e, shift - DMA_RADIX_BITS, at, pe, w,
 			   &n->used);
 		if (err)
@@ -216,26 +231,16 @@ HOT static int fill_leaf(struct dma_radix *r, const struct span *w)
 {
 	_Atomic uint64_t *e = r->root;
 	uint32_t *used = NULL; /* the root's entries are not counted */
+	int err;
 
 	for (unsigned int sh = ROOT_SHIFT; sh > DMA_RADIX_PAGE_SHIFT;
 	     sh -= DMA_RADIX_BITS) {
 		_Atomic uint64_t *slot =
 			&e[(w->iova >> sh) & (DMA_RADIX_FAN - 1)];
-		uint64_t x = atomic_load_explicit(slot, memory_order_relaxed);
-		struct dma_radix_node *n;
+		struct dma_radix_node *n = node_at(r, slot, used, &err);
 
-		if (!x) {
-			n = node_new(r);
-			if (!n)
-				return r->nodes >= r->budget ? -ENOSPC :
-							       -ENOMEM;
-			atomic_store_explicit(slot, (uint64_t)(uintptr_t)n,
-					      memory_order_release);
-			if (used)
-				(*used)++;
-		} else {
-			n = (struct dma_radix_node *)(uintptr_t)x;
-		}
+		if (!n)
+			return err;
 		used = &n->used;
 		e = n->e;
 	}
