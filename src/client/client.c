@@ -189,6 +189,7 @@ HOT static int cl_send(struct uvfio_client *c, const struct cl_req *rq,
 		       struct vfio_user_header *h)
 {
 	size_t len = CL_HDR;
+	uint64_t n;
 	int r;
 
 	if (c->broken)
@@ -215,9 +216,8 @@ HOT static int cl_send(struct uvfio_client *c, const struct cl_req *rq,
 		return r;
 	}
 	/* Only holders of c->lock count requests: no locked add. */
-	__atomic_store_n(&c->stats.requests,
-			 __atomic_load_n(&c->stats.requests, __ATOMIC_RELAXED) + 1,
-			 __ATOMIC_RELAXED);
+	n = __atomic_load_n(&c->stats.requests, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->stats.requests, n + 1, __ATOMIC_RELAXED);
 	/* Most replies carry no fds: let the channel read the cheap way. */
 	c->main.want_fds = rq->max_fds > 0;
 	return 0;

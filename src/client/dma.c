@@ -73,8 +73,8 @@ HOT static int insert(struct uvfio_client *c, const struct cl_window *nw,
  * Takes out the window at (itree_lookup()).  This cannot fail for
  * memory: every insert leaves the tree the spare node a removal takes.
  */
-HOT static void withdraw_at(struct uvfio_client *c,
-			    const struct itree_path *at, void *val)
+HOT static void withdraw_at(struct uvfio_client *c, const struct itree_path *at,
+			    void *val)
 {
 	if (!itree_remove_at(&c->win, at) && c->keep)
 		cl_drop_window(c, val);

@@ -512,8 +512,7 @@ HOT static int send_small(struct uvfio_chan *ch,
 /* A message with fds, or too large to gather: sendmsg(). */
 HOT static __attribute__((noinline)) int
 send_msg(struct uvfio_chan *ch, const struct vfio_user_header *h,
-	 const struct iovec *iov, int iovcnt, const int *fds,
-	 unsigned int nfds)
+	 const struct iovec *iov, int iovcnt, const int *fds, unsigned int nfds)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int) * UVFIO_CHAN_MAX_FDS)];

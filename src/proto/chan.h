@@ -26,7 +26,7 @@
 struct uvfio_msg {
 	struct vfio_user_header hdr;
 	void *payload;          /* hdr.msg_size - 16 bytes, or NULL */
-	void *heap;             /* payload copy owned by the message */
+	void *heap; /* payload copy owned by the message */
 	uint32_t size;          /* payload bytes */
 	unsigned int nfds;
 	bool fds_truncated;     /* the kernel dropped fds (MSG_CTRUNC) */

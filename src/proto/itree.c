@@ -505,8 +505,7 @@ HOT int itree_remove_at(struct itree *t, const struct itree_path *p)
 
 		nd = node_new(t, src->leaf);
 		put_entries(nd, src, 0, p->idx[lvl]);
-		put_entries(nd, src, p->idx[lvl] + 1,
-			    src->n - p->idx[lvl] - 1);
+		put_entries(nd, src, p->idx[lvl] + 1, src->n - p->idx[lvl] - 1);
 	}
 	if (lvl != (int)p->depth - 1 || lvl <= 0)
 		t->finger.depth = 0;

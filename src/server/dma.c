@@ -50,8 +50,7 @@ HOT static uint64_t new_gen(void)
  */
 HOT static void counts_set(struct dma_table *t, uint64_t bytes)
 {
-	atomic_store_explicit(&t->n, (uint32_t)t->tree.n,
-			      memory_order_relaxed);
+	atomic_store_explicit(&t->n, (uint32_t)t->tree.n, memory_order_relaxed);
 	atomic_store_explicit(&t->bytes, bytes, memory_order_relaxed);
 }
 

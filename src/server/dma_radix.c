@@ -118,9 +118,8 @@ HOT static uint64_t entry(const struct span *w, uint64_t at, unsigned int shift)
  * The node under slot, made (published empty, counted in *used if used)
  * when there is none; NULL with -ENOSPC or -ENOMEM in *err.
  */
-HOT static struct dma_radix_node *node_at(struct dma_radix *r,
-					  _Atomic uint64_t *slot,
-					  uint32_t *used, int *err)
+HOT static struct dma_radix_node *
+node_at(struct dma_radix *r, _Atomic uint64_t *slot, uint32_t *used, int *err)
 {
 	uint64_t x = atomic_load_explicit(slot, memory_order_relaxed);
 	struct dma_radix_node *n;
@@ -245,10 +244,10 @@ HOT static int fill_leaf(struct dma_radix *r, const struct span *w)
 		e = n->e;
 	}
 	for (uint64_t at = w->iova; at < w->end; at += PAGE) {
-		atomic_store_explicit(&e[(at >> DMA_RADIX_PAGE_SHIFT) &
-					 (DMA_RADIX_FAN - 1)],
-				      entry(w, at, DMA_RADIX_PAGE_SHIFT),
-				      memory_order_release);
+		atomic_store_explicit(
+			&e[(at >> DMA_RADIX_PAGE_SHIFT) & (DMA_RADIX_FAN - 1)],
+			entry(w, at, DMA_RADIX_PAGE_SHIFT),
+			memory_order_release);
 		(*used)++;
 	}
 	return 0;

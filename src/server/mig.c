@@ -335,8 +335,7 @@ static int load_records(struct uvfio_dev *dev)
 
 /* The DMA gate */
 
-__thread unsigned int mig_dma_txn
-	__attribute__((tls_model("initial-exec")));
+__thread unsigned int mig_dma_txn __attribute__((tls_model("initial-exec")));
 
 int uvfio_dma_begin(struct uvfio_dev *dev)
 {
