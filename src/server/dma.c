@@ -106,6 +106,18 @@ HOT static bool window_busy(void *arg)
 	return atomic_load(&b->w->refs) || dma_ref_held(range, b->t);
 }
 
+/* A window no one uses any more: kept spare, or freed past the spares. */
+HOT static void window_drop(struct dma_table *t, struct dma_window *w)
+{
+	if (t->nspare < WINDOW_SPARE_MAX) {
+		w->next = t->spare;
+		t->spare = w;
+		t->nspare++;
+	} else {
+		free(w);
+	}
+}
+
 /*
  * w is out of the tables (and its removal published): once every thread
  * that could have found it lets go, it and its memory go.
@@ -118,13 +130,7 @@ HOT static void window_free(struct dma_table *t, struct dma_window *w)
 		dma_ref_sleep(window_busy, &b, 10);
 	if (w->map)
 		dma_file_unmap(t, w->map);
-	if (t->nspare < WINDOW_SPARE_MAX) {
-		w->next = t->spare;
-		t->spare = w;
-		t->nspare++;
-	} else {
-		free(w);
-	}
+	window_drop(t, w);
 }
 
 /* A zeroed window: a spare one (a vIOMMU maps one per I/O), or new. */
@@ -140,13 +146,6 @@ HOT static struct dma_window *window_new(struct dma_table *t)
 	return w;
 }
 
-/* Back to the spares: w was never published. */
-HOT static void window_unused(struct dma_table *t, struct dma_window *w)
-{
-	w->next = t->spare;
-	t->spare = w;
-	t->nspare++;
-}
 
 /* Enters w in the radix table: 0, or an error and w is in the tree alone. */
 HOT static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
@@ -226,7 +225,7 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 				   prot ? prot : PROT_NONE, &w->map, &w->vaddr,
 				   &took);
 		if (err) {
-			window_unused(t, w);
+			window_drop(t, w);
 			goto out;
 		}
 	}
@@ -239,7 +238,7 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 				msg->fds[0] = -1; /* the table closes it */
 			dma_file_unmap(t, w->map);
 		}
-		window_unused(t, w);
+		window_drop(t, w);
 		goto out;
 	}
 	w->in_radix = !window_to_radix(dev, t, w);
