@@ -146,7 +146,6 @@ HOT static struct dma_window *window_new(struct dma_table *t)
 	return w;
 }
 
-
 /* Enters w in the radix table: 0, or an error and w is in the tree alone. */
 HOT static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
 			       const struct dma_window *w)
