@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "proto/hot.h"
+#include "proto/sys.h"
 
 struct pending_fd {
 	uint64_t at;    /* stream offset of the byte the fd arrived with */
@@ -17,28 +18,25 @@ struct pending_fd {
 
 #define HDR sizeof(struct vfio_user_header)
 
-/*
- * The socket calls of the hot path, without libc's cancellation-point
- * bookkeeping: the library never relies on thread cancellation.
- */
+/* The socket calls of the hot path (sys.h): the result, or -errno. */
 HOT static ssize_t sys_recv(int fd, void *buf, size_t len, int flags)
 {
-	return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+	return sys_call6(SYS_recvfrom, fd, (long)buf, (long)len, flags, 0, 0);
 }
 
 HOT static ssize_t sys_recvmsg(int fd, struct msghdr *mh, int flags)
 {
-	return syscall(SYS_recvmsg, fd, mh, flags);
+	return sys_call3(SYS_recvmsg, fd, (long)mh, flags);
 }
 
 HOT static ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
 {
-	return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+	return sys_call6(SYS_sendto, fd, (long)buf, (long)len, flags, 0, 0);
 }
 
 HOT static ssize_t sys_sendmsg(int fd, const struct msghdr *mh, int flags)
 {
-	return syscall(SYS_sendmsg, fd, mh, flags);
+	return sys_call3(SYS_sendmsg, fd, (long)mh, flags);
 }
 
 int uvfio_chan_init(struct uvfio_chan *ch, int fd, uint32_t max_msg)
@@ -179,7 +177,7 @@ recv_fds(struct uvfio_chan *ch, struct iovec *iov, bool block)
 				MSG_CMSG_CLOEXEC | (block ? 0 : MSG_DONTWAIT));
 
 	if (n <= 0)
-		return n < 0 ? -errno : 0;
+		return n;
 	ch->tail += (size_t)n;
 	if (!mh.msg_controllen && !(mh.msg_flags & MSG_CTRUNC))
 		return n; /* no fds came */
@@ -231,8 +229,6 @@ HOT static int fill(struct uvfio_chan *ch, bool block)
 			ch->tail += (size_t)n;
 			return 1;
 		}
-		if (n < 0)
-			n = -errno;
 	}
 	if (n < 0)
 		return (int)n;
@@ -393,9 +389,9 @@ static int read_direct(struct uvfio_chan *ch, uint8_t *dst, size_t n,
 					MSG_CMSG_CLOEXEC | MSG_WAITALL);
 
 		if (r < 0) {
-			if (errno == EINTR)
+			if (r == -EINTR)
 				continue;
-			return -errno;
+			return (int)r;
 		}
 		if (r == 0) {
 			ch->eof = true;
@@ -500,9 +496,9 @@ HOT static int send_small(struct uvfio_chan *ch,
 				     MSG_NOSIGNAL);
 
 		if (r < 0) {
-			if (errno == EINTR)
+			if (r == -EINTR)
 				continue;
-			return -errno;
+			return (int)r;
 		}
 		done += (size_t)r;
 	}
@@ -544,9 +540,9 @@ send_msg(struct uvfio_chan *ch, const struct vfio_user_header *h,
 		ssize_t n = sys_sendmsg(ch->fd, &mh, MSG_NOSIGNAL);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			return -errno;
+			return (int)n;
 		}
 		/* fds went with the first byte; never send them twice. */
 		mh.msg_control = NULL;

@@ -20,6 +20,7 @@
 
 #include "priv.h"
 #include "proto/hot.h"
+#include "proto/sys.h"
 
 /* fds left free for everything else when a DMA file is kept. */
 #define FD_RESERVE 32
@@ -238,8 +239,9 @@ HOT int dma_file_map(struct uvfio_dev *dev, struct dma_table *t, int fd,
 	int err;
 
 	*took_fd = false;
-	if (fstat(fd, &st))
-		return -errno;
+	err = sys_fstat(fd, &st);
+	if (err)
+		return err;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	if (offset > (uint64_t)st.st_size ||
