@@ -32,8 +32,8 @@
 #define RETIRED_MAX 256
 /* Freed windows kept for the next maps. */
 #define WINDOW_SPARE_MAX 64
-#define RADIX_RIGHTS_OK (UVFIO_DMA_READ == DMA_RADIX_R && \
-			 UVFIO_DMA_WRITE == DMA_RADIX_W)
+#define RADIX_RIGHTS_OK \
+	(UVFIO_DMA_READ == DMA_RADIX_R && UVFIO_DMA_WRITE == DMA_RADIX_W)
 _Static_assert(RADIX_RIGHTS_OK, "radix entries hold the rights as they are");
 
 static atomic_uint_fast64_t gen_source;
@@ -363,13 +363,21 @@ HOT int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 }
 
 /*
+ * Translation, from here on, is not HOT: it runs in the device's loops,
+ * whose code pages stay in the TLB, while DMA_MAP and DMA_UNMAP run
+ * between system calls, each of which empties it where page-table
+ * isolation has no PCID.  Kept apart, the map and unmap path spans fewer
+ * code pages.
+ */
+
+/*
  * The radix path for an access [iova, end] reaching past the entry e of
  * iova (covering 1 << sh bytes): the entries after it while the window
  * goes on (DMA_RADIX_C) — one window is contiguous in host memory.
  * The last IOVA of the run, or 0 when the access leaves the window.
  */
-HOT static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
-			      uint64_t end, uint64_t e, unsigned int sh)
+static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
+			  uint64_t end, uint64_t e, unsigned int sh)
 {
 	uint64_t last = iova | (((uint64_t)1 << sh) - 1);
 
@@ -390,8 +398,8 @@ HOT static uint64_t radix_run(const struct dma_table *t, uint64_t iova,
  * entries, or a window only the tree holds, remembered in the thread's
  * hint (the tree is slow).
  */
-HOT static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
-			  uint8_t **ptr)
+static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
+		      uint8_t **ptr)
 {
 	if ((rights & access) != access)
 		return -EACCES;
@@ -401,9 +409,9 @@ HOT static int rights_ptr(uint64_t rights, uint64_t a, uint32_t access,
 	return 0;
 }
 
-HOT static __attribute__((noinline)) int
-lookup_slow(const struct dma_table *t, uint64_t iova, uint64_t end,
-	    uint32_t access, uint8_t **ptr)
+static __attribute__((noinline)) int lookup_slow(const struct dma_table *t,
+						 uint64_t iova, uint64_t end,
+						 uint32_t access, uint8_t **ptr)
 {
 	struct dma_hint *h = &hint;
 	uint64_t g = atomic_load_explicit(&t->gen, memory_order_acquire);
@@ -460,8 +468,8 @@ static inline int lookup(const struct dma_table *t, uint64_t iova, size_t len,
 }
 
 /* The window holding iova, in a lookup section; NULL: an unmap took it. */
-HOT static struct dma_window *window_at(const struct dma_table *t,
-					uint64_t iova, struct itree_hit *hit)
+static struct dma_window *window_at(const struct dma_table *t, uint64_t iova,
+				    struct itree_hit *hit)
 {
 	if (!itree_find(&t->tree, iova, hit))
 		return NULL;
@@ -519,7 +527,7 @@ window_get(struct uvfio_dev *dev, uint64_t iova, size_t len, uint32_t access,
 	return 0;
 }
 
-HOT static void window_put(struct uvfio_dev *dev, uintptr_t handle)
+static void window_put(struct uvfio_dev *dev, uintptr_t handle)
 {
 	struct dma_window *w;
 
@@ -539,8 +547,8 @@ HOT static void window_put(struct uvfio_dev *dev, uintptr_t handle)
  * write reference marks its range dirty at get and again at put, so a
  * write made between the two survives a REPORT made between them.
  */
-HOT int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
-		      uint32_t access, struct uvfio_dma_ref *ref)
+int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
+		  uint32_t access, struct uvfio_dma_ref *ref)
 {
 	uintptr_t handle;
 	uint8_t *ptr;
@@ -566,8 +574,8 @@ HOT int uvfio_dma_get(struct uvfio_dev *dev, uint64_t iova, size_t len,
  * The put of a write reference while dirty logging is on marks what the
  * device wrote: the window is found again (the reference keeps it).
  */
-HOT static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
-			  const struct uvfio_dma_ref *ref)
+static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
+		      const struct uvfio_dma_ref *ref)
 {
 	uint64_t v;
 	struct dma_slot *s = dma_section_enter(&v);
@@ -603,7 +611,7 @@ HOT static void put_dirty(struct uvfio_dev *dev, uintptr_t handle,
 		dirty_mark(dev, iova, size);
 }
 
-HOT void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
+void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 {
 	uintptr_t handle = (uintptr_t)ref->window;
 
@@ -617,8 +625,8 @@ HOT void uvfio_dma_put(struct uvfio_dev *dev, struct uvfio_dma_ref *ref)
 	window_put(dev, handle);
 }
 
-HOT int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
-		 bool wr)
+int dma_copy(struct uvfio_dev *dev, uint64_t iova, void *buf, size_t len,
+	     bool wr)
 {
 	uintptr_t handle;
 	uint8_t *p;

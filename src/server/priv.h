@@ -189,9 +189,12 @@ struct uvfio_dev {
  */
 void stop_fd_set(struct uvfio_dev *dev, atomic_int *slot, int fd);
 
-/* dev.c: ops.log, if the device has one. */
+/*
+ * dev.c: ops.log, if the device has one.  Cold: a log line marks a path
+ * rarely taken, which GCC then moves out of the hot code.
+ */
 void dev_log(struct uvfio_dev *dev, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4), cold));
 
 /*
  * dispatch.c.  Every handle_*() below returns a negative errno (the reply
