@@ -50,7 +50,7 @@ HOT static uint64_t new_gen(void)
  */
 HOT static void counts_set(struct dma_table *t, uint64_t bytes)
 {
-	atomic_store_explicit(&t->n, (uint32_t)t->tree.n, memory_order_relaxed);
+	atomic_store_explicit(&t->n, t->nwin, memory_order_relaxed);
 	atomic_store_explicit(&t->bytes, bytes, memory_order_relaxed);
 }
 
@@ -146,12 +146,13 @@ HOT static struct dma_window *window_new(struct dma_table *t)
 	return w;
 }
 
-/* Enters w in the radix table: 0, or an error and w is in the tree alone. */
+/* Enters w in the radix table: 0, or an error (the tree takes it). */
 HOT static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
 			       const struct dma_window *w)
 {
 	int err = dma_radix_map(&t->radix, w->iova, w->size,
-				(uint64_t)(uintptr_t)w->vaddr, w->prot);
+				(uint64_t)(uintptr_t)w->vaddr, w->prot,
+				(void *)w);
 
 	if (err == -ENOSPC && !t->radix_full_logged) {
 		t->radix_full_logged = true;
@@ -187,11 +188,17 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (m.flags & VFIO_USER_F_DMA_REGION_WRITE)
 		prot |= PROT_WRITE;
 	uvfio_lock(&t->lock);
-	/* Checks come first so that a failed map changes nothing. */
+	/*
+	 * Checks come first so that a failed map changes nothing.  A window
+	 * is in one of the two: the radix table, or (where it cannot hold
+	 * it) the tree.
+	 */
 	err = itree_check(&t->tree, m.addr, m.addr + m.size - 1, &at);
+	if (!err && !dma_radix_range_free(&t->radix, m.addr, m.size))
+		err = -EEXIST;
 	if (err)
 		goto out;
-	if (t->tree.n >= t->max) {
+	if (t->nwin >= t->max) {
 		dev_log(dev, ENOSPC,
 			"DMA_MAP refused: %u windows are mapped, the most this "
 			"device announced (max_dma_maps)",
@@ -228,22 +235,26 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 			goto out;
 		}
 	}
-	err = itree_insert_at(&t->tree, &at, m.addr, m.addr + m.size - 1,
-			      (void *)((uintptr_t)w | w->prot),
-			      (uintptr_t)w->vaddr);
-	if (err) {
-		if (w->map) {
-			if (took)
-				msg->fds[0] = -1; /* the table closes it */
-			dma_file_unmap(t, w->map);
-		}
-		window_drop(t, w);
-		goto out;
-	}
 	w->in_radix = !window_to_radix(dev, t, w);
-	if (!w->in_radix)
+	if (!w->in_radix) {
+		/* at still holds: the tree has not changed since the check. */
+		err = itree_insert_at(
+			&t->tree, &at, m.addr, m.addr + m.size - 1,
+			(void *)((uintptr_t)w | w->prot), (uintptr_t)w->vaddr);
+		if (err) {
+			if (w->map) {
+				if (took)
+					msg->fds[0] =
+						-1; /* the table closes it */
+				dma_file_unmap(t, w->map);
+			}
+			window_drop(t, w);
+			goto out;
+		}
 		atomic_fetch_add_explicit(&t->nfallback, 1,
 					  memory_order_release);
+	}
+	t->nwin++;
 	counts_set(t, atomic_load_explicit(&t->bytes, memory_order_relaxed) +
 			      (w->vaddr ? w->size : 0));
 	if (t->tree.nretired >= RETIRED_MAX ||
@@ -277,18 +288,28 @@ struct take_arg {
 	struct dma_window *list;
 };
 
-/* Takes a window out of the radix table, onto the list to free. */
-static int take_out(const struct itree_hit *hit, void *arg)
+/* A window of the tree, onto the list to free. */
+static int take_tree(const struct itree_hit *hit, void *arg)
 {
 	struct take_arg *a = arg;
 	struct dma_window *w =
 		(struct dma_window *)((uintptr_t)hit->val & ~VAL_PROT);
 
-	if (w->in_radix)
-		dma_radix_unmap(&a->t->radix, w->iova, w->size);
 	w->next = a->list;
 	a->list = w;
 	return 0;
+}
+
+/* A window of the radix table, at its first entry, onto the list. */
+static void take_radix(void *win, uint64_t iova, void *arg)
+{
+	struct take_arg *a = arg;
+	struct dma_window *w = win;
+
+	if (w->iova != iova)
+		return;
+	w->next = a->list;
+	a->list = w;
 }
 
 void dma_unmap_all(struct dma_table *t)
@@ -297,8 +318,12 @@ void dma_unmap_all(struct dma_table *t)
 	struct dma_window *w;
 
 	uvfio_lock(&t->lock);
-	itree_walk(&t->tree, take_out, &a);
+	dma_radix_walk(&t->radix, take_radix, &a);
+	for (w = a.list; w; w = w->next)
+		dma_radix_unmap(&t->radix, w->iova, w->size);
+	itree_walk(&t->tree, take_tree, &a);
 	itree_clear(&t->tree);
+	t->nwin = 0;
 	atomic_store(&t->nfallback, 0);
 	atomic_store(&t->gen, new_gen());
 	counts_set(t, 0);
@@ -339,15 +364,17 @@ HOT int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 	if (!u.size || u.addr + u.size - 1 < u.addr)
 		return -ENOENT;
 	uvfio_lock(&t->lock);
-	if (itree_remove(&t->tree, u.addr, u.addr + u.size - 1, &hit)) {
+	w = dma_radix_window(&t->radix, u.addr);
+	if (w && w->iova == u.addr && w->size == u.size) {
+		dma_radix_unmap(&t->radix, w->iova, w->size);
+	} else if (!itree_remove(&t->tree, u.addr, u.addr + u.size - 1, &hit)) {
+		w = (struct dma_window *)((uintptr_t)hit.val & ~VAL_PROT);
+		atomic_fetch_sub(&t->nfallback, 1);
+	} else {
 		uvfio_unlock(&t->lock);
 		return -ENOENT;
 	}
-	w = (struct dma_window *)((uintptr_t)hit.val & ~VAL_PROT);
-	if (w->in_radix)
-		dma_radix_unmap(&t->radix, w->iova, w->size);
-	else
-		atomic_fetch_sub(&t->nfallback, 1);
+	t->nwin--;
 	/* Hints taken before go; the grace period below orders it. */
 	atomic_store_explicit(&t->gen, new_gen(), memory_order_release);
 	counts_set(t, atomic_load_explicit(&t->bytes, memory_order_relaxed) -
@@ -467,11 +494,26 @@ static inline int lookup(const struct dma_table *t, uint64_t iova, size_t len,
 	return 0;
 }
 
-/* The window holding iova, in a lookup section; NULL: an unmap took it. */
+/*
+ * The window holding iova, in a lookup section; NULL: an unmap took it.
+ * A window the radix table holds is read there, whole: its fields do not
+ * change while it is in a table, and it is not reused before a grace
+ * period after its removal.
+ */
 static struct dma_window *window_at(const struct dma_table *t, uint64_t iova,
 				    struct itree_hit *hit)
 {
-	if (!itree_find(&t->tree, iova, hit))
+	struct dma_window *w = dma_radix_window(&t->radix, iova);
+
+	if (w) {
+		hit->start = w->iova;
+		hit->last = w->iova + w->size - 1;
+		hit->val = (void *)((uintptr_t)w | w->prot);
+		hit->data = (uintptr_t)w->vaddr;
+		return w;
+	}
+	if (!atomic_load_explicit(&t->nfallback, memory_order_acquire) ||
+	    !itree_find(&t->tree, iova, hit))
 		return NULL;
 	return (struct dma_window *)((uintptr_t)hit->val & ~VAL_PROT);
 }

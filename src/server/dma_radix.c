@@ -22,6 +22,7 @@ struct span {
 	uint64_t end; /* exclusive */
 	uint64_t addr;
 	uint64_t bits;
+	void *win;
 };
 
 void dma_radix_init(struct dma_radix *r, size_t budget)
@@ -144,22 +145,27 @@ node_at(struct dma_radix *r, _Atomic uint64_t *slot, uint32_t *used, int *err)
  * become blocks.  A new node is published empty before it is filled, so
  * that a failure leaves only what dma_radix_unmap() clears.
  */
-HOT static int fill(struct dma_radix *r, _Atomic uint64_t *e,
+HOT static int fill(struct dma_radix *r, struct dma_radix_node *nd,
 		    unsigned int shift, uint64_t lo, uint64_t hi,
 		    const struct span *w, uint32_t *used)
 {
+	_Atomic uint64_t *e = nd ? nd->e : r->root;
 	uint64_t sz = (uint64_t)1 << shift;
 
 	for (uint64_t at = lo; at < hi;) {
 		uint64_t cs = at & ~(sz - 1), ce = cs + sz;
 		uint64_t pe = ce < hi ? ce : hi;
-		_Atomic uint64_t *slot =
-			&e[(at >> shift) & (DMA_RADIX_FAN - 1)];
+		unsigned int i = (at >> shift) & (DMA_RADIX_FAN - 1);
+		_Atomic uint64_t *slot = &e[i];
 		struct dma_radix_node *n;
 		int err;
 
+		/* Below the root (no 512 GiB blocks): nd is a node. */
 		if (shift == DMA_RADIX_PAGE_SHIFT ||
 		    (shift < ROOT_SHIFT && at == cs && pe == ce)) {
+			/* The window first: a lookup that sees the entry sees it. */
+			atomic_store_explicit(&nd->win[i], w->win,
+					      memory_order_relaxed);
 			atomic_store_explicit(slot, entry(w, cs, shift),
 					      memory_order_release);
 			(*used)++;
@@ -169,8 +175,7 @@ HOT static int fill(struct dma_radix *r, _Atomic uint64_t *e,
 		n = node_at(r, slot, used, &err);
 		if (!n)
 			return err;
-		err = fill(r, n->e, shift - DMA_RADIX_BITS, at, pe, w,
-			   &n->used);
+		err = fill(r, n, shift - DMA_RADIX_BITS, at, pe, w, &n->used);
 		if (err)
 			return err;
 		at = pe;
@@ -179,17 +184,18 @@ HOT static int fill(struct dma_radix *r, _Atomic uint64_t *e,
 }
 
 /* Clears what lies in [lo, hi) of the entries e; retires emptied nodes. */
-HOT static void clear(struct dma_radix *r, _Atomic uint64_t *e,
+HOT static void clear(struct dma_radix *r, struct dma_radix_node *nd,
 		      unsigned int shift, uint64_t lo, uint64_t hi,
 		      uint32_t *used)
 {
+	_Atomic uint64_t *e = nd ? nd->e : r->root;
 	uint64_t sz = (uint64_t)1 << shift;
 
 	for (uint64_t at = lo; at < hi;) {
 		uint64_t ce = (at & ~(sz - 1)) + sz;
 		uint64_t pe = ce < hi ? ce : hi;
-		_Atomic uint64_t *slot =
-			&e[(at >> shift) & (DMA_RADIX_FAN - 1)];
+		unsigned int i = (at >> shift) & (DMA_RADIX_FAN - 1);
+		_Atomic uint64_t *slot = &e[i];
 		uint64_t x = atomic_load_explicit(slot, memory_order_relaxed);
 		uint64_t from = at;
 		struct dma_radix_node *n;
@@ -199,11 +205,13 @@ HOT static void clear(struct dma_radix *r, _Atomic uint64_t *e,
 			continue;
 		if ((x & DMA_RADIX_P) || shift == DMA_RADIX_PAGE_SHIFT) {
 			atomic_store_explicit(slot, 0, memory_order_release);
+			atomic_store_explicit(&nd->win[i], NULL,
+					      memory_order_relaxed);
 			(*used)--;
 			continue;
 		}
 		n = (struct dma_radix_node *)(uintptr_t)x;
-		clear(r, n->e, shift - DMA_RADIX_BITS, from, pe, &n->used);
+		clear(r, n, shift - DMA_RADIX_BITS, from, pe, &n->used);
 		if (!n->used) {
 			atomic_store_explicit(slot, 0, memory_order_release);
 			(*used)--;
@@ -229,6 +237,7 @@ HOT static bool in_one_leaf(uint64_t iova, uint64_t size)
 HOT static int fill_leaf(struct dma_radix *r, const struct span *w)
 {
 	_Atomic uint64_t *e = r->root;
+	struct dma_radix_node *n = NULL;
 	uint32_t *used = NULL; /* the root's entries are not counted */
 	int err;
 
@@ -236,18 +245,20 @@ HOT static int fill_leaf(struct dma_radix *r, const struct span *w)
 	     sh -= DMA_RADIX_BITS) {
 		_Atomic uint64_t *slot =
 			&e[(w->iova >> sh) & (DMA_RADIX_FAN - 1)];
-		struct dma_radix_node *n = node_at(r, slot, used, &err);
 
+		n = node_at(r, slot, used, &err);
 		if (!n)
 			return err;
 		used = &n->used;
 		e = n->e;
 	}
 	for (uint64_t at = w->iova; at < w->end; at += PAGE) {
-		atomic_store_explicit(
-			&e[(at >> DMA_RADIX_PAGE_SHIFT) & (DMA_RADIX_FAN - 1)],
-			entry(w, at, DMA_RADIX_PAGE_SHIFT),
-			memory_order_release);
+		unsigned int i =
+			(at >> DMA_RADIX_PAGE_SHIFT) & (DMA_RADIX_FAN - 1);
+
+		atomic_store_explicit(&n->win[i], w->win, memory_order_relaxed);
+		atomic_store_explicit(&e[i], entry(w, at, DMA_RADIX_PAGE_SHIFT),
+				      memory_order_release);
 		(*used)++;
 	}
 	return 0;
@@ -276,11 +287,13 @@ HOT static bool clear_leaf(struct dma_radix *r, uint64_t iova, uint64_t size)
 		e = n[l]->e;
 	}
 	for (uint64_t at = iova; at < iova + size; at += PAGE) {
-		_Atomic uint64_t *p =
-			&e[(at >> DMA_RADIX_PAGE_SHIFT) & (DMA_RADIX_FAN - 1)];
+		unsigned int i =
+			(at >> DMA_RADIX_PAGE_SHIFT) & (DMA_RADIX_FAN - 1);
 
-		if (atomic_load_explicit(p, memory_order_relaxed)) {
-			atomic_store_explicit(p, 0, memory_order_release);
+		if (atomic_load_explicit(&e[i], memory_order_relaxed)) {
+			atomic_store_explicit(&e[i], 0, memory_order_release);
+			atomic_store_explicit(&n[DMA_RADIX_LEVELS - 2]->win[i],
+					      NULL, memory_order_relaxed);
 			n[DMA_RADIX_LEVELS - 2]->used--;
 		}
 	}
@@ -302,12 +315,13 @@ HOT static bool fits(uint64_t iova, uint64_t size, uint64_t addr)
 }
 
 HOT int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
-		      uint64_t addr, uint32_t rights)
+		      uint64_t addr, uint32_t rights, void *win)
 {
 	struct span w = { .iova = iova,
 			  .end = iova + size,
 			  .addr = addr,
-			  .bits = (rights & DMA_RADIX_RIGHTS) | DMA_RADIX_P };
+			  .bits = (rights & DMA_RADIX_RIGHTS) | DMA_RADIX_P,
+			  .win = win };
 	uint32_t root_used = 0;
 	int err;
 
@@ -316,7 +330,7 @@ HOT int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
 	if (in_one_leaf(iova, size))
 		err = fill_leaf(r, &w);
 	else
-		err = fill(r, r->root, ROOT_SHIFT, iova, iova + size, &w,
+		err = fill(r, NULL, ROOT_SHIFT, iova, iova + size, &w,
 			   &root_used);
 	if (err)
 		dma_radix_unmap(r, iova, size);
@@ -328,5 +342,96 @@ HOT void dma_radix_unmap(struct dma_radix *r, uint64_t iova, uint64_t size)
 	uint32_t root_used = UINT32_MAX;
 
 	if (!in_one_leaf(iova, size) || !clear_leaf(r, iova, size))
-		clear(r, r->root, ROOT_SHIFT, iova, iova + size, &root_used);
+		clear(r, NULL, ROOT_SHIFT, iova, iova + size, &root_used);
+}
+
+HOT void *dma_radix_window(const struct dma_radix *r, uint64_t iova)
+{
+	const _Atomic uint64_t *e = r->root;
+	struct dma_radix_node *n = NULL;
+
+	if (iova >> DMA_RADIX_IOVA_BITS)
+		return NULL;
+	for (unsigned int sh = ROOT_SHIFT;; sh -= DMA_RADIX_BITS) {
+		unsigned int i = (iova >> sh) & (DMA_RADIX_FAN - 1);
+		uint64_t x = atomic_load_explicit(&e[i], memory_order_acquire);
+
+		if (!x)
+			return NULL;
+		/* No 512 GiB blocks: a page or block entry is in a node. */
+		if ((x & DMA_RADIX_P) || sh == DMA_RADIX_PAGE_SHIFT)
+			return n ? atomic_load_explicit(&n->win[i],
+							memory_order_relaxed) :
+				   NULL;
+		n = (struct dma_radix_node *)(uintptr_t)x;
+		e = n->e;
+	}
+}
+
+/* Whether [lo, hi) of the entries e (each 1 << shift bytes) is all zero. */
+static bool range_free(const _Atomic uint64_t *e, unsigned int shift,
+		       uint64_t lo, uint64_t hi)
+{
+	uint64_t sz = (uint64_t)1 << shift;
+
+	for (uint64_t at = lo; at < hi;) {
+		uint64_t ce = (at & ~(sz - 1)) + sz;
+		uint64_t pe = ce < hi ? ce : hi;
+		uint64_t x = atomic_load_explicit(
+			&e[(at >> shift) & (DMA_RADIX_FAN - 1)],
+			memory_order_relaxed);
+		const struct dma_radix_node *n;
+
+		if (x) {
+			if ((x & DMA_RADIX_P) || shift == DMA_RADIX_PAGE_SHIFT)
+				return false;
+			n = (const struct dma_radix_node *)(uintptr_t)x;
+			if (!range_free(n->e, shift - DMA_RADIX_BITS, at, pe))
+				return false;
+		}
+		at = pe;
+	}
+	return true;
+}
+
+HOT bool dma_radix_range_free(const struct dma_radix *r, uint64_t iova,
+			      uint64_t size)
+{
+	const uint64_t top = (uint64_t)1 << DMA_RADIX_IOVA_BITS;
+
+	/* Nothing lies at or past 2^48. */
+	if (!size || iova >= top)
+		return true;
+	if (size > top - iova)
+		size = top - iova;
+	return range_free(r->root, ROOT_SHIFT, iova, iova + size);
+}
+
+static void walk(struct dma_radix_node *nd, const _Atomic uint64_t *e,
+		 unsigned int shift, uint64_t base,
+		 void (*fn)(void *win, uint64_t iova, void *arg), void *arg)
+{
+	for (unsigned int i = 0; i < DMA_RADIX_FAN; i++) {
+		uint64_t x = atomic_load_explicit(&e[i], memory_order_relaxed);
+		uint64_t at = base + ((uint64_t)i << shift);
+		struct dma_radix_node *n;
+
+		if (!x)
+			continue;
+		if ((x & DMA_RADIX_P) || shift == DMA_RADIX_PAGE_SHIFT) {
+			if (nd)
+				fn(atomic_load_explicit(&nd->win[i],
+							memory_order_relaxed),
+				   at, arg);
+			continue;
+		}
+		n = (struct dma_radix_node *)(uintptr_t)x;
+		walk(n, n->e, shift - DMA_RADIX_BITS, at, fn, arg);
+	}
+}
+
+void dma_radix_walk(const struct dma_radix *r,
+		    void (*fn)(void *win, uint64_t iova, void *arg), void *arg)
+{
+	walk(NULL, r->root, ROOT_SHIFT, 0, fn, arg);
 }

@@ -56,7 +56,7 @@ struct dma_window {
 	struct dma_map *map;    /* the file mapping vaddr lies in */
 	/* References that found no free entry in their thread's slot. */
 	atomic_uint refs;
-	bool in_radix;          /* else the tree alone finds it */
+	bool in_radix;          /* else the tree holds it */
 	struct dma_window *next; /* spare list; unmap-all's list */
 };
 
@@ -72,13 +72,18 @@ struct dma_files {
  * lock, which only the dispatch thread and teardown take.
  */
 struct dma_table {
-	struct itree tree;      /* iova -> window | prot, vaddr: every one */
+	/*
+	 * iova -> window | prot, vaddr: the windows radix (below) cannot
+	 * hold; radix holds the others, each entry naming its window.
+	 */
+	struct itree tree;
 	_Atomic uint64_t gen;   /* new at each removal: lookup hints */
 	_Atomic uint32_t nfallback; /* windows the radix table lacks */
 	struct uvfio_lock lock;
 	struct dma_window *spare; /* freed windows, for the next maps */
 	unsigned int nspare;
-	_Atomic uint32_t n;
+	_Atomic uint32_t n;     /* nwin, for uvfio_dma_stats() */
+	uint32_t nwin;          /* windows, in both; the writer's */
 	_Atomic uint64_t bytes; /* mapped with an fd */
 	uint64_t limit;         /* 0: none */
 	uint32_t max;

@@ -6,7 +6,10 @@
  * of and between windows; 2 MiB and 1 GiB blocks where a window covers
  * them whole; windows it must refuse (past 2^48, not page aligned); a
  * budget that runs out part way through a map, which must leave nothing
- * behind; and every node given back when the table empties.
+ * behind; and every node given back when the table empties.  Each
+ * entry names its window (dma_radix_window()), dma_radix_range_free()
+ * agrees with the model, and dma_radix_walk() meets every window once
+ * at its first entry.
  *
  * RADIX_SEED=n in the environment replaces the fixed seeds.
  */
@@ -48,6 +51,17 @@ struct model {
 	struct win w[NWIN];
 	unsigned int n;
 };
+
+/* The window pointer the table keeps for w: anything unique will do. */
+static void *tag(const struct win *w)
+{
+	return (void *)(uintptr_t)(w->iova + 1);
+}
+
+static int map_win(struct dma_radix *r, const struct win *w)
+{
+	return dma_radix_map(r, w->iova, w->size, w->addr, w->rights, tag(w));
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -93,8 +107,10 @@ static void check_at(const struct dma_radix *r, const struct model *m,
 
 	if (!w) {
 		EXPECT(e == 0);
+		EXPECT(dma_radix_window(r, iova) == NULL);
 		return;
 	}
+	EXPECT(dma_radix_window(r, iova) == tag(w));
 	EXPECT(e & DMA_RADIX_P);
 	EXPECT(sh == 12 || sh == 21 || sh == 30);
 	EXPECT((e & DMA_RADIX_RIGHTS) == w->rights);
@@ -127,6 +143,30 @@ static void check_all(const struct dma_radix *r, const struct model *m,
 	}
 	for (int k = 0; k < 64; k++)
 		check_at(r, m, rnd(s) % span);
+}
+
+struct walk_arg {
+	const struct model *m;
+	unsigned int firsts;
+};
+
+static void walk_one(void *win, uint64_t iova, void *arg)
+{
+	struct walk_arg *a = arg;
+	const struct win *w = owner(a->m, iova);
+
+	EXPECT(w && win == tag(w));
+	if (w && iova == w->iova)
+		a->firsts++;
+}
+
+/* The walk meets every window, at its first entry once. */
+static void check_walk(const struct dma_radix *r, const struct model *m)
+{
+	struct walk_arg a = { m, 0 };
+
+	dma_radix_walk(r, walk_one, &a);
+	EXPECT(a.firsts == m->n);
 }
 
 static void unmap_all(struct dma_radix *r, struct model *m)
@@ -179,11 +219,13 @@ static void random_run(uint64_t seed, uint64_t span, unsigned long ops,
 		if (m.n < NWIN && (m.n == 0 || rnd(&s) % 3)) {
 			struct win w = random_win(&s, span);
 
-			if (w.iova + w.size > span ||
-			    overlaps(&m, w.iova, w.size))
+			if (w.iova + w.size > span)
 				continue;
-			EXPECT(dma_radix_map(&r, w.iova, w.size, w.addr,
-					     w.rights) == 0);
+			EXPECT(dma_radix_range_free(&r, w.iova, w.size) ==
+			       !overlaps(&m, w.iova, w.size));
+			if (overlaps(&m, w.iova, w.size))
+				continue;
+			EXPECT(map_win(&r, &w) == 0);
 			m.w[m.n++] = w;
 		} else {
 			unsigned int i = (unsigned int)(rnd(&s) % m.n);
@@ -194,6 +236,8 @@ static void random_run(uint64_t seed, uint64_t span, unsigned long ops,
 		if (!lazy || ctx_op % 16 == 0)
 			dma_radix_reclaim(&r);
 		check_all(&r, &m, &s, span);
+		if (ctx_op % 64 == 0)
+			check_walk(&r, &m);
 	}
 	unmap_all(&r, &m);
 	dma_radix_destroy(&r);
@@ -231,9 +275,17 @@ static void test_blocks(void **state)
 	/* From 8 KiB below 1 GiB to 16 KiB past 3 GiB + 2 MiB. */
 	*w = (struct win){ GB - 2 * PG, 2 * GB + MB2 + 6 * PG,
 			   0x200000000000ull, DMA_RADIX_R | DMA_RADIX_W };
-	assert_int_equal(
-		dma_radix_map(&r, w->iova, w->size, w->addr, w->rights), 0);
+	assert_int_equal(map_win(&r, w), 0);
 	check_all(&r, &m, &s, 4 * GB);
+	check_walk(&r, &m);
+	/* Free around the window, taken in it, at each level. */
+	assert_true(dma_radix_range_free(&r, 0, GB - 2 * PG));
+	assert_false(dma_radix_range_free(&r, 0, GB - PG));
+	assert_false(dma_radix_range_free(&r, GB + MB2, PG));
+	assert_false(dma_radix_range_free(&r, 3 * GB + MB2 + 3 * PG, 64 * GB));
+	assert_true(dma_radix_range_free(&r, 3 * GB + MB2 + 4 * PG, 64 * GB));
+	assert_true(dma_radix_range_free(&r, (uint64_t)1 << 48, PG));
+	assert_true(dma_radix_range_free(&r, UINT64_MAX - PG + 1, PG));
 	assert_true(dma_radix_find(&r, GB - PG, &sh) && sh == 12);
 	assert_true(dma_radix_find(&r, GB + 12345, &sh) && sh == 30);
 	assert_true(dma_radix_find(&r, 2 * GB + GB - 1, &sh) && sh == 30);
@@ -258,8 +310,7 @@ static void test_guest_ram(void **state)
 	(void)state;
 	dma_radix_init(&r, DMA_RADIX_BUDGET);
 	m.w[0] = (struct win){ 0, 64 * GB, 0x300000000000ull, DMA_RADIX_R };
-	assert_int_equal(
-		dma_radix_map(&r, 0, 64 * GB, m.w[0].addr, DMA_RADIX_R), 0);
+	assert_int_equal(map_win(&r, &m.w[0]), 0);
 	assert_int_equal(r.nodes, 1);
 	check_all(&r, &m, &s, 128 * GB);
 	unmap_all(&r, &m);
@@ -273,23 +324,25 @@ static void test_refused(void **state)
 
 	(void)state;
 	dma_radix_init(&r, DMA_RADIX_BUDGET);
-	assert_int_equal(dma_radix_map(&r, (uint64_t)1 << 48, PG, PG, 1),
+	assert_int_equal(dma_radix_map(&r, (uint64_t)1 << 48, PG, PG, 1, NULL),
+			 -E2BIG);
+	assert_int_equal(dma_radix_map(&r, ((uint64_t)1 << 48) - PG, 2 * PG, PG,
+				       1, NULL),
 			 -E2BIG);
 	assert_int_equal(
-		dma_radix_map(&r, ((uint64_t)1 << 48) - PG, 2 * PG, PG, 1),
+		dma_radix_map(&r, UINT64_MAX - PG + 1, PG, PG, 1, NULL),
 		-E2BIG);
-	assert_int_equal(dma_radix_map(&r, UINT64_MAX - PG + 1, PG, PG, 1),
-			 -E2BIG);
-	assert_int_equal(dma_radix_map(&r, 0x800, PG, PG, 1), -E2BIG);
-	assert_int_equal(dma_radix_map(&r, PG, 0x800, PG, 1), -E2BIG);
-	assert_int_equal(dma_radix_map(&r, PG, PG, 0x800, 1), -E2BIG);
-	assert_int_equal(dma_radix_map(&r, PG, 0, PG, 1), -E2BIG);
+	assert_int_equal(dma_radix_map(&r, 0x800, PG, PG, 1, NULL), -E2BIG);
+	assert_int_equal(dma_radix_map(&r, PG, 0x800, PG, 1, NULL), -E2BIG);
+	assert_int_equal(dma_radix_map(&r, PG, PG, 0x800, 1, NULL), -E2BIG);
+	assert_int_equal(dma_radix_map(&r, PG, 0, PG, 1, NULL), -E2BIG);
 	assert_int_equal(r.nodes, 0);
 	assert_int_equal(dma_radix_find(&r, PG, &sh), 0);
 	assert_int_equal(dma_radix_find(&r, UINT64_MAX, &sh), 0);
 	/* The last page under 2^48 is fine. */
-	assert_int_equal(dma_radix_map(&r, ((uint64_t)1 << 48) - PG, PG, PG, 1),
-			 0);
+	assert_int_equal(
+		dma_radix_map(&r, ((uint64_t)1 << 48) - PG, PG, PG, 1, NULL),
+		0);
 	assert_int_equal(dma_radix_find(&r, ((uint64_t)1 << 48) - 1, &sh),
 			 PG | 1 | DMA_RADIX_P);
 	dma_radix_unmap(&r, ((uint64_t)1 << 48) - PG, PG);
@@ -310,10 +363,10 @@ static void test_budget(void **state)
 	(void)state;
 	dma_radix_init(&r, 4);
 	m.w[0] = (struct win){ PG, 3 * PG, 0x100000000000ull, 3 };
-	assert_int_equal(dma_radix_map(&r, PG, 3 * PG, m.w[0].addr, 3), 0);
+	assert_int_equal(map_win(&r, &m.w[0]), 0);
 	assert_int_equal(r.nodes, 3);
 	/* Under another root entry: takes one node, wants three. */
-	assert_int_equal(dma_radix_map(&r, far, PG, 0x100000100000ull, 1),
+	assert_int_equal(dma_radix_map(&r, far, PG, 0x100000100000ull, 1, NULL),
 			 -ENOSPC);
 	assert_int_equal(dma_radix_find(&r, far, &sh), 0);
 	assert_int_equal(r.nretired, 1);
@@ -321,7 +374,7 @@ static void test_budget(void **state)
 	/* In the same leaf: no node needed. */
 	m.w[1] = (struct win){ 8 * PG, PG, 0, 2 };
 	m.n = 2;
-	assert_int_equal(dma_radix_map(&r, 8 * PG, PG, 0, 2), 0);
+	assert_int_equal(map_win(&r, &m.w[1]), 0);
 	check_all(&r, &m, &s, 2 * far);
 	dma_radix_reclaim(&r);
 	assert_int_equal(r.nodes, 4);
@@ -330,7 +383,7 @@ static void test_budget(void **state)
 	/* Spare nodes serve the next maps. */
 	m.w[0] = (struct win){ far, PG, 0x100000100000ull, 1 };
 	m.n = 1;
-	assert_int_equal(dma_radix_map(&r, far, PG, m.w[0].addr, 1), 0);
+	assert_int_equal(map_win(&r, &m.w[0]), 0);
 	assert_int_equal(r.nodes, 4);
 	check_all(&r, &m, &s, 2 * far);
 	unmap_all(&r, &m);
@@ -349,7 +402,8 @@ static void test_65535(void **state)
 	dma_radix_init(&r, DMA_RADIX_BUDGET);
 	for (uint64_t k = 0; k < 65535; k++)
 		assert_int_equal(dma_radix_map(&r, base + k * PG, PG,
-					       0x100000000000ull + k * PG, 1),
+					       0x100000000000ull + k * PG, 1,
+					       (void *)(uintptr_t)(k + 1)),
 				 0);
 	assert_int_equal(r.nodes, 128 + 2);
 	for (uint64_t k = 0; k < 65535; k += 7) {
@@ -359,6 +413,8 @@ static void test_65535(void **state)
 		/* Each window ends with its page. */
 		assert_int_equal(e, (0x100000000000ull + k * PG) | 1 |
 					    DMA_RADIX_P);
+		assert_ptr_equal(dma_radix_window(&r, base + k * PG + 100),
+				 (void *)(uintptr_t)(k + 1));
 	}
 	for (uint64_t k = 0; k < 65535; k++)
 		dma_radix_unmap(&r, base + k * PG, PG);
