@@ -157,7 +157,7 @@ HOT static int window_to_radix(struct uvfio_dev *dev, struct dma_table *t,
 	if (err == -ENOSPC && !t->radix_full_logged) {
 		t->radix_full_logged = true;
 		dev_log(dev, ENOSPC,
-			"DMA radix table at its budget (%zu nodes of 4 KiB): "
+			"DMA radix table at its budget (%zu nodes of 8 KiB): "
 			"windows past it are looked up in the tree, slower",
 			t->radix.budget);
 	}
