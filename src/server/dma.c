@@ -235,17 +235,16 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 			goto out;
 		}
 	}
-	w->in_radix = !window_to_radix(dev, t, w);
-	if (!w->in_radix) {
+	if (window_to_radix(dev, t, w)) {
 		/* at still holds: the tree has not changed since the check. */
 		err = itree_insert_at(
 			&t->tree, &at, m.addr, m.addr + m.size - 1,
 			(void *)((uintptr_t)w | w->prot), (uintptr_t)w->vaddr);
 		if (err) {
 			if (w->map) {
+				/* A file the table took: it closes the fd. */
 				if (took)
-					msg->fds[0] =
-						-1; /* the table closes it */
+					msg->fds[0] = -1;
 				dma_file_unmap(t, w->map);
 			}
 			window_drop(t, w);

@@ -56,7 +56,6 @@ struct dma_window {
 	struct dma_map *map;    /* the file mapping vaddr lies in */
 	/* References that found no free entry in their thread's slot. */
 	atomic_uint refs;
-	bool in_radix;          /* else the tree holds it */
 	struct dma_window *next; /* spare list; unmap-all's list */
 };
 
