@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Hostile DMA maps and unmaps against a server started with
- * --dma-limit 65536: overlaps, bad geometry, files too small for the
+ * --dma-limit 65536: overlaps (also between windows of the radix table
+ * and of the tree), bad geometry, files too small for the
  * window, the byte cap, unmaps that match no window, and the window-count
  * limit reached with pipelined requests.
  */
@@ -97,6 +98,46 @@ static void test_overlap(void **state)
 	unmap(c, a - PAGE, PAGE, 0);
 	assert_int_equal(hs_fds_now(c), before);
 	close(m);
+}
+
+/*
+ * Windows the device's radix table holds (under 2^48) and windows only
+ * its tree holds (reaching 2^48 or past it) overlap each other as any
+ * two windows do, in either order; an unmap must name a window exactly.
+ */
+static void test_overlap_radix_tree(void **state)
+{
+	struct hs_conn *c = *state;
+	const uint64_t top = (uint64_t)1 << 48;
+
+	map_ok(c, top - 4 * PAGE, PAGE, -1);    /* radix */
+	map_ok(c, top - PAGE, 2 * PAGE, -1);    /* tree: crosses 2^48 */
+	map_ok(c, top + 4 * PAGE, PAGE, -1);    /* tree: past 2^48 */
+	/* A tree-only window over a radix one, and the other way round. */
+	map_err(c, top - 5 * PAGE, 3 * PAGE, 0, RW, -1, EEXIST);
+	map_err(c, top - 4 * PAGE, 8 * PAGE, 0, RW, -1, EEXIST);
+	map_err(c, top - 2 * PAGE, 2 * PAGE, 0, RW, -1, EEXIST);
+	map_err(c, top, PAGE, 0, RW, -1, EEXIST);
+	map_err(c, top + 3 * PAGE, 2 * PAGE, 0, RW, -1, EEXIST);
+	/* Between them is free. */
+	map_ok(c, top - 3 * PAGE, 2 * PAGE, -1);
+	map_ok(c, top + PAGE, 3 * PAGE, -1);
+	/* Part of a window, or more than it, is no window. */
+	unmap(c, top - 4 * PAGE, 2 * PAGE, ENOENT);
+	unmap(c, top - 3 * PAGE, PAGE, ENOENT);
+	unmap(c, top - PAGE, PAGE, ENOENT);
+	unmap(c, top - 2 * PAGE, 3 * PAGE, ENOENT);
+	unmap(c, top - 4 * PAGE, PAGE, 0);
+	unmap(c, top - 3 * PAGE, 2 * PAGE, 0);
+	unmap(c, top - PAGE, 2 * PAGE, 0);
+	unmap(c, top + PAGE, 3 * PAGE, 0);
+	unmap(c, top + 4 * PAGE, PAGE, 0);
+	/* All gone: the same ranges map again. */
+	map_ok(c, top - 5 * PAGE, 3 * PAGE, -1);
+	map_ok(c, top - 2 * PAGE, 8 * PAGE, -1);
+	unmap_all(c);
+	map_ok(c, top - 4 * PAGE, 8 * PAGE, -1);
+	unmap(c, top - 4 * PAGE, 8 * PAGE, 0);
 }
 
 static void test_bad_geometry(void **state)
@@ -302,6 +343,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_overlap, hs_setup,
 						hs_teardown),
+		cmocka_unit_test_setup_teardown(test_overlap_radix_tree,
+						hs_setup, hs_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_geometry, hs_setup,
 						hs_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_too_small, hs_setup,
