@@ -110,9 +110,9 @@ static void test_overlap_radix_tree(void **state)
 	struct hs_conn *c = *state;
 	const uint64_t top = (uint64_t)1 << 48;
 
-	map_ok(c, top - 4 * PAGE, PAGE, -1);    /* radix */
-	map_ok(c, top - PAGE, 2 * PAGE, -1);    /* tree: crosses 2^48 */
-	map_ok(c, top + 4 * PAGE, PAGE, -1);    /* tree: past 2^48 */
+	map_ok(c, top - 4 * PAGE, PAGE, -1); /* radix */
+	map_ok(c, top - PAGE, 2 * PAGE, -1); /* tree: crosses 2^48 */
+	map_ok(c, top + 4 * PAGE, PAGE, -1); /* tree: past 2^48 */
 	/* A tree-only window over a radix one, and the other way round. */
 	map_err(c, top - 5 * PAGE, 3 * PAGE, 0, RW, -1, EEXIST);
 	map_err(c, top - 4 * PAGE, 8 * PAGE, 0, RW, -1, EEXIST);
