@@ -387,6 +387,12 @@ HOT int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 	return err ? err : itree_insert_at(t, &p, start, last, val, data);
 }
 
+/* Two nodes a level and a root, with one left for a removal. */
+HOT int itree_reserve(struct itree *t, const struct itree_path *p)
+{
+	return pool_fill(t, 2 * p->depth + 2);
+}
+
 HOT int itree_insert_at(struct itree *t, const struct itree_path *p,
 			uint64_t start, uint64_t last, void *val,
 			uintptr_t data)
@@ -396,8 +402,7 @@ HOT int itree_insert_at(struct itree *t, const struct itree_path *p,
 	int raise = p->raise, lvl;
 	unsigned int i;
 
-	/* Two nodes a level and a root, with one left for a removal. */
-	if (pool_fill(t, 2 * p->depth + 2))
+	if (itree_reserve(t, p))
 		return -ENOMEM;
 	if (!p->depth) {
 		nd = node_new(t, true);

@@ -86,7 +86,17 @@ int itree_insert(struct itree *t, uint64_t start, uint64_t last, void *val,
 int itree_check(struct itree *t, uint64_t start, uint64_t last,
 		struct itree_path *p);
 
-/* itree_insert() at the place itree_check() found: 0 or -ENOMEM. */
+/*
+ * The nodes an itree_insert_at() at p takes: 0 or -ENOMEM.  After 0, that
+ * insert cannot fail, so a caller can reserve before a change it cannot
+ * take back.
+ */
+int itree_reserve(struct itree *t, const struct itree_path *p);
+
+/*
+ * itree_insert() at the place itree_check() found: 0, or -ENOMEM (never
+ * after an itree_reserve() at p).
+ */
 int itree_insert_at(struct itree *t, const struct itree_path *p, uint64_t start,
 		    uint64_t last, void *val, uintptr_t data);
 

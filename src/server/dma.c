@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The DMA window table.  Every window is in an itree by IOVA (the window
- * and its rights in the value, its host address in the data), which
- * checks overlaps and finds windows to unmap; the windows it can hold are
- * also in a radix table over IOVA pages (dma_radix.h), whose 8-byte
- * entries hold host address and rights, so that a translation reads the
- * radix path and nothing else, as cheap at 65,535 windows as at one.
- * Windows the radix table cannot hold are found in the tree.
+ * The DMA window table.  A window is in a radix table over IOVA pages
+ * (dma_radix.h), whose 8-byte entries hold host address and rights, so
+ * that a translation reads the radix path and nothing else, as cheap at
+ * 65,535 windows as at one; each entry names its window, for the map's
+ * and unmap's checks.  Windows the radix table cannot hold are in an
+ * itree by IOVA instead (the window and its rights in the value, its
+ * host address in the data).
  *
  * Device threads translate without a lock and hold the IOVAs they got in
  * their thread's slot (dma_ref.h), never touching the window; the
@@ -216,6 +216,15 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		err = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * The tree's nodes for the window first: once the radix table has
+	 * tried it, lookups may have seen some of its entries (a map over
+	 * several leaves that ran out of nodes part way), so from there on
+	 * the map must not fail.
+	 */
+	err = itree_reserve(&t->tree, &at);
+	if (err)
+		goto out;
 	err = -ENOMEM;
 	w = window_new(t);
 	if (!w)
@@ -236,20 +245,13 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		}
 	}
 	if (window_to_radix(dev, t, w)) {
-		/* at still holds: the tree has not changed since the check. */
-		err = itree_insert_at(
+		/*
+		 * Reserved above, so it cannot fail; at still holds: the
+		 * tree has not changed since the check.
+		 */
+		(void)itree_insert_at(
 			&t->tree, &at, m.addr, m.addr + m.size - 1,
 			(void *)((uintptr_t)w | w->prot), (uintptr_t)w->vaddr);
-		if (err) {
-			if (w->map) {
-				/* A file the table took: it closes the fd. */
-				if (took)
-					msg->fds[0] = -1;
-				dma_file_unmap(t, w->map);
-			}
-			window_drop(t, w);
-			goto out;
-		}
 		atomic_fetch_add_explicit(&t->nfallback, 1,
 					  memory_order_release);
 	}

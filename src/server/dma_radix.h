@@ -79,9 +79,11 @@ void dma_radix_destroy(struct dma_radix *r);
  * addr 0: a window without a host mapping), each entry naming win, the
  * caller's window (dma_radix_window()).  The range must be free in the
  * table (dma_radix_range_free()).  0, or -E2BIG (the table cannot hold
- * it: an IOVA past 2^48 or not 4 KiB aligned), -ENOSPC (past the budget)
- * or -ENOMEM, and then nothing is entered (nodes made on the way are
- * retired).
+ * it: an IOVA past 2^48 or not 4 KiB aligned; nothing was entered),
+ * -ENOSPC (past the budget) or -ENOMEM, and then nothing is left entered
+ * (nodes made on the way are retired), but a lookup meanwhile may have
+ * seen entries of a window over several leaves: win must stay valid for
+ * it until a grace period.
  */
 int dma_radix_map(struct dma_radix *r, uint64_t iova, uint64_t size,
 		  uint64_t addr, uint32_t rights, void *win);

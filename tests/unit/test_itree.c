@@ -930,6 +930,49 @@ static void test_nomem(void **state)
 #endif
 }
 
+/*
+ * An insert after itree_reserve() at its path cannot fail, whatever the
+ * allocator does: the device maps a window it may already have shown to
+ * lookups only once the tree's nodes are reserved.
+ */
+static void test_reserve(void **state)
+{
+#ifdef TEST_WRAP_MALLOC
+	struct itree t;
+	struct rng r = { 51 };
+	unsigned long reserved = 0, refused = 0;
+
+	itree_init(&t);
+	nomem.r.s = 9;
+	nomem.failed = 0;
+	for (unsigned int k = 0; k < 20000; k++) {
+		uint64_t s = below(&r, 1u << 20) * 16;
+		struct itree_path p;
+
+		if (itree_check(&t, s, s + 7, &p))
+			continue;
+		nomem_arm(64);
+		if (itree_reserve(&t, &p)) {
+			refused++;
+			nomem_arm(0);
+			continue;
+		}
+		reserved++;
+		assert_int_equal(itree_insert_at(&t, &p, s, s + 7,
+						 (void *)(uintptr_t)(s + 1), s),
+				 0);
+		nomem_arm(0);
+		if (k % 64 == 0)
+			itree_reclaim(&t);
+	}
+	nomem_arm(0);
+	assert_true(reserved > 1000 && refused > 100);
+	itree_destroy(&t, NULL);
+#else
+	skip();
+#endif
+}
+
 /* Lookups through roots changes replaced (no reclaim in between) */
 
 /* Whether the ranges of a snapshot window include [h] at addr. */
@@ -1574,6 +1617,7 @@ int main(void)
 		cmocka_unit_test(test_random_local),
 		cmocka_unit_test(test_finger),
 		cmocka_unit_test(test_nomem),
+		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_old_root),
 		cmocka_unit_test(test_65535),
 		cmocka_unit_test(test_100k),
