@@ -163,7 +163,7 @@ HOT static int fill(struct dma_radix *r, struct dma_radix_node *nd,
 		/* Below the root (no 512 GiB blocks): nd is a node. */
 		if (shift == DMA_RADIX_PAGE_SHIFT ||
 		    (shift < ROOT_SHIFT && at == cs && pe == ce)) {
-			/* The window first: a lookup that sees the entry sees it. */
+			/* The window first: who sees the entry sees it. */
 			atomic_store_explicit(&nd->win[i], w->win,
 					      memory_order_relaxed);
 			atomic_store_explicit(slot, entry(w, cs, shift),
