@@ -252,8 +252,6 @@ HOT int handle_dma_map(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		(void)itree_insert_at(
 			&t->tree, &at, m.addr, m.addr + m.size - 1,
 			(void *)((uintptr_t)w | w->prot), (uintptr_t)w->vaddr);
-		atomic_fetch_add_explicit(&t->nfallback, 1,
-					  memory_order_release);
 	}
 	t->nwin++;
 	counts_set(t, atomic_load_explicit(&t->bytes, memory_order_relaxed) +
@@ -285,7 +283,6 @@ out:
 }
 
 struct take_arg {
-	struct dma_table *t;
 	struct dma_window *list;
 };
 
@@ -315,7 +312,7 @@ static void take_radix(void *win, uint64_t iova, void *arg)
 
 void dma_unmap_all(struct dma_table *t)
 {
-	struct take_arg a = { t, NULL };
+	struct take_arg a = { NULL };
 	struct dma_window *w;
 
 	uvfio_lock(&t->lock);
@@ -325,7 +322,6 @@ void dma_unmap_all(struct dma_table *t)
 	itree_walk(&t->tree, take_tree, &a);
 	itree_clear(&t->tree);
 	t->nwin = 0;
-	atomic_store(&t->nfallback, 0);
 	atomic_store(&t->gen, new_gen());
 	counts_set(t, 0);
 	dma_ref_wait_begin();
@@ -370,7 +366,6 @@ HOT int handle_dma_unmap(struct uvfio_dev *dev, struct uvfio_msg *msg)
 		dma_radix_unmap(&t->radix, w->iova, w->size);
 	} else if (!itree_remove(&t->tree, u.addr, u.addr + u.size - 1, &hit)) {
 		w = (struct dma_window *)((uintptr_t)hit.val & ~VAL_PROT);
-		atomic_fetch_sub(&t->nfallback, 1);
 	} else {
 		uvfio_unlock(&t->lock);
 		return -ENOENT;
@@ -456,9 +451,7 @@ static __attribute__((noinline)) int lookup_slow(const struct dma_table *t,
 		return rights_ptr(e, a, access, ptr);
 	}
 	if (h->t != t || h->gen != g || iova < h->start || end > h->last) {
-		if (!atomic_load_explicit(&t->nfallback,
-					  memory_order_acquire) ||
-		    !itree_find(&t->tree, iova, &hit) || end > hit.last)
+		if (!itree_find(&t->tree, iova, &hit) || end > hit.last)
 			return -ENOENT;
 		h->t = t;
 		h->gen = g;
@@ -513,8 +506,7 @@ static struct dma_window *window_at(const struct dma_table *t, uint64_t iova,
 		hit->data = (uintptr_t)w->vaddr;
 		return w;
 	}
-	if (!atomic_load_explicit(&t->nfallback, memory_order_acquire) ||
-	    !itree_find(&t->tree, iova, hit))
+	if (!itree_find(&t->tree, iova, hit))
 		return NULL;
 	return (struct dma_window *)((uintptr_t)hit->val & ~VAL_PROT);
 }

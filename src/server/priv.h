@@ -77,7 +77,6 @@ struct dma_table {
 	 */
 	struct itree tree;
 	_Atomic uint64_t gen;   /* new at each removal: lookup hints */
-	_Atomic uint32_t nfallback; /* windows the radix table lacks */
 	struct uvfio_lock lock;
 	struct dma_window *spare; /* freed windows, for the next maps */
 	unsigned int nspare;
